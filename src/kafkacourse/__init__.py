@@ -1,0 +1,30 @@
+"""kafkacourse — the helper library of the Kafka & FastAPI course.
+
+A small surface; every name is documented where it is defined:
+
+* ``connect(brokers=1)`` → :class:`Cluster` — find (or start) the cluster; topics, produce, consume, chaos.
+* ``unique_name(prefix)`` — names that never collide with an earlier run.
+* ``serve(app)`` → :class:`BackgroundServer` — a FastAPI app on a background uvicorn thread.
+* ``LiveChart`` — a chart fed from a loop; static when executed headless.
+* ``check(condition, what, hint)`` — a lab check that says what is still wrong.
+* ``doctor()`` — what the course needs and how to fix what is missing.
+* ``LocalStack`` — the Docker-free stack itself (the CLI `kafkacourse` drives it).
+
+Importing this package starts nothing and changes no setting.
+"""
+
+from .charts import LiveChart
+from .cluster import Cluster, connect, unique_name
+from .doctor import doctor
+from .labs import LabCheckFailed, check
+from .server import BackgroundServer, serve
+from .stack import LocalStack, StackError
+
+__all__ = [
+    "connect", "Cluster", "unique_name",
+    "serve", "BackgroundServer",
+    "LiveChart",
+    "check", "LabCheckFailed",
+    "doctor",
+    "LocalStack", "StackError",
+]

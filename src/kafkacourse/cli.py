@@ -1,0 +1,176 @@
+"""`kafkacourse` — the course's command line (the repo's `./course` script installs, then runs it).
+
+    kafkacourse up [--brokers 3]     start the local stack (idempotent) and wait until it answers
+    kafkacourse down                 stop every local broker and the registry (data stays)
+    kafkacourse status               what runs, on which port, with which pid and log
+    kafkacourse logs [--brokers 3] [--node N] [-n 50]
+    kafkacourse reset [--brokers 3] [--yes]   delete a stack's data (the only command that deletes)
+    kafkacourse doctor               check Python, Java, the client library, ports, broker and registry
+    kafkacourse labs [--check]       regenerate labs/ from solutions/ (or only report drift)
+    kafkacourse open [jupyter args]  start the stack and JupyterLab on the course
+    kafkacourse test [pytest args]   start the stack, run the whole test suite, stop what it started
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .stack import LocalStack, StackError, running_stacks
+from .stack.local import TOPOLOGIES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def course_env() -> dict[str, str]:
+    """This environment with the tool wrappers and the venv's scripts first on PATH."""
+    path = [str(REPO / "bin"), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+    return dict(os.environ, PATH=os.pathsep.join(path))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    LocalStack(args.brokers).up()
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    stacks = running_stacks()
+    for stack in stacks or [LocalStack(1)]:
+        stack.down()
+    LocalStack(1).registry.process.stop()
+    print("The local stack is stopped (data kept; `kafkacourse reset` deletes it).")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    rows = [row for nodes in TOPOLOGIES.values() for row in LocalStack(len(nodes)).status()]
+    rows.append(LocalStack(1).registry.status())
+    print(f"{'process':<18} {'state':<9} {'port':<6} {'pid':<8} log")
+    for row in rows:
+        print(f"{row.name:<18} {row.state:<9} {row.port:<6} {row.pid or '-':<8} {row.log_file}")
+    for stack in running_stacks():
+        print(f"{stack.name}: bootstrap.servers={stack.bootstrap_servers}; "
+              f"answering: {sorted(stack.brokers_answering()) or 'none'}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    stack = LocalStack(args.brokers)
+    if args.registry:
+        print(stack.registry.process.tail(args.lines))
+    else:
+        print(stack.logs(args.node, args.lines))
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    stack = LocalStack(args.brokers)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("reset deletes every topic and offset of the stack; pass --yes to confirm.", file=sys.stderr)
+            return 2
+        if input(f"Delete all data of the {stack.name} stack in {stack.root}? [y/N] ").strip().lower() != "y":
+            print("Nothing deleted.")
+            return 1
+    stack.reset()
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose
+
+    findings = diagnose()
+    for f in findings:
+        print(f"{'✅' if f.ok else '❌'} {f.check}: {f.detail}" + (f"\n   fix: {f.fix}" if f.fix else ""))
+    return 0 if all(f.ok for f in findings) else 1
+
+
+def cmd_labs(args: argparse.Namespace) -> int:
+    from .labs import generate_labs, make_lab
+
+    if args.check:
+        drift = [str(p) for p in sorted((REPO / "solutions").rglob("*.ipynb"))
+                 if make_lab(json.loads(p.read_text())) != _load(REPO / "labs" / p.relative_to(REPO / "solutions"))]
+        print("\n".join(f"out of date: {d}" for d in drift) or "labs/ matches solutions/")
+        return 1 if drift else 0
+    for path in generate_labs(REPO / "solutions", REPO / "labs"):
+        print(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
+def _load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    LocalStack(1).up()
+    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={REPO}", *args.rest]
+    print("Opening JupyterLab; the stack keeps running after it closes (`kafkacourse down` stops it).")
+    os.execve(command[0], command, course_env())
+    return 0  # not reached
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    before = {stack.name for stack in running_stacks()}
+    registry_before = LocalStack(1).registry.process.pid() is not None
+    env = dict(course_env(), KAFKA_COURSE_HEADLESS="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore::DeprecationWarning")
+    try:
+        LocalStack(1).up()
+        code = subprocess.call([sys.executable, "-m", "pytest", *args.rest], cwd=REPO, env=env)
+    finally:  # stop what this command (or the tests) started; leave what was running before
+        for stack in running_stacks():
+            if stack.name not in before:
+                stack.down(registry=False)
+        if not registry_before:
+            LocalStack(1).registry.process.stop()
+    if code == 5:
+        print("pytest collected no test: that is a failure here.", file=sys.stderr)
+        return 1
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kafkacourse", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_brokers(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--brokers", type=int, choices=(1, 3), default=1, help="1 (default) or 3 brokers")
+        return p
+
+    with_brokers(sub.add_parser("up", help="start the local stack")).set_defaults(run=cmd_up)
+    sub.add_parser("down", help="stop the local stack (keeps data)").set_defaults(run=cmd_down)
+    sub.add_parser("status", help="show the stack's processes").set_defaults(run=cmd_status)
+    logs = with_brokers(sub.add_parser("logs", help="print the end of the broker logs"))
+    logs.add_argument("--node", type=int, help="one broker's log only")
+    logs.add_argument("--registry", action="store_true", help="the schema registry's log")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    logs.set_defaults(run=cmd_logs)
+    reset = with_brokers(sub.add_parser("reset", help="delete a stack's data"))
+    reset.add_argument("--yes", action="store_true", help="do not ask")
+    reset.set_defaults(run=cmd_reset)
+    sub.add_parser("doctor", help="check the environment").set_defaults(run=cmd_doctor)
+    labs = sub.add_parser("labs", help="regenerate labs/ from solutions/")
+    labs.add_argument("--check", action="store_true", help="only report labs that differ")
+    labs.set_defaults(run=cmd_labs)
+    for name, run, what in (("open", cmd_open, "JupyterLab"), ("test", cmd_test, "pytest")):
+        p = sub.add_parser(name, help=f"start the stack and {what}")
+        p.add_argument("rest", nargs=argparse.REMAINDER, help=f"passed on to {what}")
+        p.set_defaults(run=run)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Finding the cluster, and the admin / produce / consume helpers every lesson uses.
+
+>>> import kafkacourse as kc
+>>> cluster = kc.connect()                       # env var, else the running local stack, else start it
+>>> topic = cluster.create_topic(kc.unique_name("orders"), partitions=3)
+>>> cluster.produce(topic, [("k1", "hello"), ("k2", "world")])     # a DataFrame of delivery reports
+>>> cluster.consume(topic, n=2)                                      # a DataFrame of records
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .stack import LocalStack, StackError
+from .stack.local import SILENT, topology_for
+
+BOOTSTRAP_ENV = {1: "KAFKA_BOOTSTRAP_SERVERS", 3: "KAFKA_CLUSTER_BOOTSTRAP_SERVERS"}
+REGISTRY_ENV = "SCHEMA_REGISTRY_URL"
+BIN_DIR = Path(__file__).resolve().parents[2] / "bin"  # the upstream-named tool wrappers (repo checkout)
+
+
+def unique_name(prefix: str) -> str:
+    """`prefix` plus a short random suffix, so a notebook re-run never collides with its last run.
+
+    >>> unique_name("orders")   # e.g. 'orders-3f9a1c'
+    """
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def connect(brokers: int = 1, *, start: bool = True, progress: bool = True) -> "Cluster":
+    """Find the Kafka cluster a lesson talks to, starting the local stack if need be.
+
+    The address comes from, in order: the environment (``KAFKA_BOOTSTRAP_SERVERS`` for one broker,
+    ``KAFKA_CLUSTER_BOOTSTRAP_SERVERS`` for three, ``SCHEMA_REGISTRY_URL``: set them for docker compose);
+    else the local stack with that many brokers, started here (with progress) when it is not running and
+    ``start`` is true. Also puts the upstream tool wrappers (``kafka-topics.sh`` …) on this process's PATH.
+    """
+    topology_for(brokers)  # validates the count
+    if BIN_DIR.is_dir() and str(BIN_DIR) not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
+    from_env = os.environ.get(BOOTSTRAP_ENV[brokers])
+    stack = LocalStack(brokers)
+    registry_url = os.environ.get(REGISTRY_ENV) or stack.schema_registry_url
+    if from_env:
+        cluster = Cluster(from_env, registry_url, brokers, stack=None)
+    else:
+        if not stack.running() or not stack.registry.process.pid():
+            if not start:
+                raise StackError(f"the local {stack.name} stack is not running: run `kafkacourse up"
+                                 f"{' --brokers 3' if brokers == 3 else ''}`, or connect(start=True)")
+            stack.up(progress=print if progress else (lambda _msg: None))
+        cluster = Cluster(stack.bootstrap_servers, registry_url, brokers, stack=stack)
+    cluster.wait_until_answering()
+    return cluster
+
+
+@dataclass
+class Cluster:
+    """A reachable Kafka cluster (and its schema registry) with small helpers around confluent-kafka."""
+
+    bootstrap_servers: str
+    schema_registry_url: str
+    expected_brokers: int = 1
+    stack: LocalStack | None = None
+    _admin: AdminClient | None = field(default=None, repr=False)
+
+    # -- clients ---------------------------------------------------------------------------------------------
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        """Client config with this cluster's bootstrap servers; keyword names use _ for . (group_id → group.id)."""
+        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
+        conf.update({key.replace("_", "."): value for key, value in overrides.items()})
+        return conf
+
+    def admin(self) -> AdminClient:
+        if self._admin is None:
+            self._admin = AdminClient(self.config())
+        return self._admin
+
+    def producer(self, **overrides: Any) -> Producer:
+        return Producer(self.config(**overrides))
+
+    def consumer(self, group_id: str | None = None, **overrides: Any) -> Consumer:
+        """A consumer in `group_id` (a fresh unique group by default) that starts from the earliest offset."""
+        settings = {"auto_offset_reset": "earliest", **overrides}
+        return Consumer(self.config(group_id=group_id or unique_name("group"), **settings))
+
+    def wait_until_answering(self, timeout: float = 30.0) -> None:
+        """Wait until metadata lists the expected number of brokers; a clear TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        seen: set[int] = set()
+        probe = AdminClient(self.config(logger=SILENT, socket_connection_setup_timeout_ms=2000))
+        while time.monotonic() < deadline:
+            try:
+                seen = set(probe.list_topics(timeout=2).brokers)
+                if len(seen) >= self.expected_brokers:
+                    return
+            except KafkaException:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(
+            f"Kafka at {self.bootstrap_servers} did not answer within {timeout:.0f} s "
+            f"(brokers seen: {sorted(seen) or 'none'}). Is it running? Try `kafkacourse status` / `kafkacourse doctor`."
+        )
+
+    def brokers(self) -> pd.DataFrame:
+        """One row per broker: id, host, port, and whether it is the controller."""
+        meta = self.admin().describe_cluster(request_timeout=10).result()
+        controller = meta.controller.id if meta.controller else None
+        return pd.DataFrame(
+            [{"broker": n.id, "host": n.host, "port": n.port, "controller": n.id == controller} for n in meta.nodes]
+        ).sort_values("broker", ignore_index=True)
+
+    # -- topics ----------------------------------------------------------------------------------------------
+    def _metadata(self):
+        # Always the whole cluster's metadata: asking for one topic by name may auto-create it on some brokers.
+        return self.admin().list_topics(timeout=10)
+
+    def create_topic(self, name: str, partitions: int = 1, replication_factor: int | None = None,
+                     config: dict[str, str] | None = None, timeout: float = 30.0) -> str:
+        """Create `name` unless it exists, wait until every partition has a leader, return the name.
+
+        An existing topic with another partition count raises ValueError (delete it or pick a new name).
+        `replication_factor` defaults to the cluster's default (1 on one broker, 3 on the cluster).
+        """
+        existing = self._metadata().topics.get(name)
+        if existing is not None and existing.error is None:
+            if len(existing.partitions) != partitions:
+                raise ValueError(f"topic {name!r} exists with {len(existing.partitions)} partitions, not {partitions}")
+        else:
+            new = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor or -1,
+                           config=config or {})
+            try:
+                self.admin().create_topics([new], request_timeout=timeout)[name].result()
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+        self._wait_for_leaders(name, partitions, timeout)
+        return name
+
+    def _wait_for_leaders(self, name: str, partitions: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            topic = self._metadata().topics.get(name)
+            if topic and topic.error is None and len(topic.partitions) == partitions \
+                    and all(p.leader >= 0 for p in topic.partitions.values()):
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"topic {name!r} did not get a leader for each of its {partitions} partitions in {timeout:.0f} s")
+
+    def delete_topic(self, name: str, timeout: float = 30.0) -> None:
+        """Delete `name` if it exists and wait until it is gone."""
+        try:
+            self.admin().delete_topics([name], request_timeout=timeout)[name].result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+        deadline = time.monotonic() + timeout
+        while name in self._metadata().topics and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    def topics(self, prefix: str = "") -> list[str]:
+        """Names of the topics (internal ones left out) that start with `prefix`, sorted."""
+        return sorted(t for t in self._metadata().topics if t.startswith(prefix) and not t.startswith("__"))
+
+    def describe_topic(self, name: str) -> pd.DataFrame:
+        """One row per partition: leader, replicas and in-sync replicas (ISR), as the brokers report them now."""
+        # Metadata answers from any live broker (DescribeTopics may wait for a controller that was just killed).
+        topic = self._metadata().topics.get(name)
+        if topic is None or topic.error is not None:
+            raise ValueError(f"no topic {name!r} on {self.bootstrap_servers}" + (f": {topic.error}" if topic else ""))
+        return pd.DataFrame([
+            {"partition": p.id, "leader": p.leader if p.leader >= 0 else None,
+             "replicas": list(p.replicas), "isr": list(p.isrs)}
+            for p in topic.partitions.values()
+        ]).sort_values("partition", ignore_index=True)
+
+    def end_offsets(self, name: str) -> dict[int, int]:
+        """The log-end offset of each partition (how many records each has ever received)."""
+        consumer = self.consumer(enable_auto_commit=False)
+        try:
+            parts = self._metadata().topics[name].partitions
+            return {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in parts}
+        finally:
+            consumer.close()
+
+    # -- data ------------------------------------------------------------------------------------------------
+    def produce(self, topic: str, records: Iterable[Any], **overrides: Any) -> pd.DataFrame:
+        """Produce records and wait for every delivery report; one row per record.
+
+        Each record is a value, a ``(key, value)`` pair, or a dict with ``key``, ``value``, ``partition``,
+        ``headers``. str values are UTF-8 encoded. Rows: key, value, partition, offset, error, latency_ms.
+        """
+        producer = self.producer(**overrides)
+        reports: list[dict[str, Any]] = []
+
+        def on_delivery(err, msg, sent_at):  # called from flush()/poll() once the broker answered
+            reports.append({
+                "key": _decode(msg.key()), "value": _decode(msg.value()), "partition": msg.partition(),
+                "offset": msg.offset() if err is None else None, "error": str(err) if err else None,
+                "latency_ms": (time.perf_counter() - sent_at) * 1000,
+            })
+
+        for record in records:
+            fields = _record_fields(record)
+            sent_at = time.perf_counter()
+            producer.produce(topic, **fields, on_delivery=lambda e, m, t=sent_at: on_delivery(e, m, t))
+            producer.poll(0)
+        remaining = producer.flush(30)
+        if remaining:
+            raise TimeoutError(f"{remaining} records to {topic!r} got no delivery report within 30 s")
+        return pd.DataFrame(reports, columns=["key", "value", "partition", "offset", "error", "latency_ms"])
+
+    def consume(self, topic: str, n: int | None = None, group_id: str | None = None,
+                timeout: float = 10.0, **overrides: Any) -> pd.DataFrame:
+        """Read `topic` from the earliest offset until `n` records arrived or none came for `timeout` s.
+
+        Uses a fresh consumer group unless `group_id` is given, and commits nothing unless the overrides
+        ask for it. Rows: partition, offset, key, value, timestamp (ms).
+        """
+        settings = {"enable_auto_commit": False, **overrides}
+        consumer = self.consumer(group_id=group_id, **settings)
+        rows: list[dict[str, Any]] = []
+        try:
+            consumer.subscribe([topic])
+            idle_since = time.monotonic()
+            while (n is None or len(rows) < n) and time.monotonic() - idle_since < timeout:
+                msg = consumer.poll(0.2)
+                if msg is None:
+                    continue
+                if msg.error():
+                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise KafkaException(msg.error())
+                idle_since = time.monotonic()
+                rows.append({"partition": msg.partition(), "offset": msg.offset(), "key": _decode(msg.key()),
+                             "value": _decode(msg.value()), "timestamp": msg.timestamp()[1]})
+        finally:
+            consumer.close()
+        return pd.DataFrame(rows, columns=["partition", "offset", "key", "value", "timestamp"])
+
+    # -- local stack only ------------------------------------------------------------------------------------
+    def _local_stack(self) -> LocalStack:
+        if self.stack is None:
+            raise StackError("broker processes can only be killed and restarted on the local stack; "
+                             "with docker compose use `docker compose kill kafka-2` / `docker compose start kafka-2`")
+        return self.stack
+
+    def kill_broker(self, node_id: int) -> None:
+        """SIGKILL one broker of the local stack (a crash: no controlled shutdown)."""
+        self._local_stack().kill_broker(node_id)
+
+    def start_broker(self, node_id: int) -> None:
+        """Start a killed broker of the local stack again and wait until it answers."""
+        self._local_stack().start_broker(node_id, progress=print)
+
+
+def _decode(data: bytes | None) -> Any:
+    if data is None:
+        return None
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return data
+
+
+def _encode(data: Any) -> bytes | None:
+    if data is None or isinstance(data, bytes):
+        return data
+    return str(data).encode()
+
+
+def _record_fields(record: Any) -> dict[str, Any]:
+    if isinstance(record, dict):
+        fields = {"key": _encode(record.get("key")), "value": _encode(record.get("value"))}
+        if record.get("partition") is not None:
+            fields["partition"] = record["partition"]
+        if record.get("headers"):
+            fields["headers"] = record["headers"]
+        return fields
+    if isinstance(record, tuple) and len(record) == 2:
+        return {"key": _encode(record[0]), "value": _encode(record[1])}
+    return {"value": _encode(record)}

@@ -1,0 +1,107 @@
+"""OS-level helpers: is a port free (and who holds it), is a pid alive, stop a process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+from .errors import PortInUseError
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the JVM does: TIME_WAIT is no owner
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_accepts(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def port_owner(port: int) -> str | None:
+    """'pid 123 (cmdline…)' of the process listening on a TCP port, from /proc; None when unknown."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                inodes.add(fields[9])
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    return f"pid {proc.name} ({command_line(int(proc.name))[:120]})"
+        except OSError:
+            continue
+    return None
+
+
+def require_free_ports(ports: dict[int, str]) -> None:
+    """Raise PortInUseError naming every busy port, what it is for, and who holds it."""
+    busy = []
+    for port, purpose in ports.items():
+        if not port_is_free(port):
+            owner = port_owner(port) or "a process not visible in /proc (another user's?)"
+            busy.append(f"port {port} ({purpose}) is in use by {owner}")
+    if busy:
+        raise PortInUseError(
+            "; ".join(busy) + ". Stop that process, or if it is an old copy of this stack, run `kafkacourse down`."
+        )
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def is_alive(pid: int) -> bool:
+    """True while the process runs (a zombie counts as dead; our own zombie children are reaped)."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: fine
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def stop(pid: int, timeout: float = 30.0, sig: int = signal.SIGTERM) -> None:
+    """Send `sig` to the process group of pid, wait up to `timeout` s, then SIGKILL it."""
+    for s in (sig, signal.SIGKILL):
+        try:
+            os.killpg(pid, s)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            os.kill(pid, s)
+        deadline = time.monotonic() + (timeout if s == sig else 10)
+        while time.monotonic() < deadline:
+            if not is_alive(pid):
+                return
+            time.sleep(0.1)

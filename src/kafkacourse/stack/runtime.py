@@ -1,0 +1,127 @@
+"""Where the stack lives on disk, which Java and Maven it uses, and resolving its jars from Maven Central."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import JavaNotFoundError, MavenError
+
+RESOURCES = Path(__file__).resolve().parent
+POM = RESOURCES / "pom.xml"
+MIN_JAVA = 17
+
+INSTALL_JAVA_HINT = (
+    "Install a JDK 17: `conda env create -f environment.yml` brings one (openjdk=17), "
+    "or on Debian/Ubuntu `sudo apt-get install openjdk-17-jdk-headless`; "
+    "then open a new shell, or point JAVA_HOME at it."
+)
+INSTALL_MAVEN_HINT = (
+    "Install Maven: `conda env create -f environment.yml` brings it, "
+    "or on Debian/Ubuntu `sudo apt-get install maven`."
+)
+
+
+def home() -> Path:
+    """The folder holding the jars cache and the stacks' data: $KAFKA_COURSE_HOME, else ~/.kafka-course."""
+    return Path(os.environ.get("KAFKA_COURSE_HOME") or Path.home() / ".kafka-course")
+
+
+@dataclass(frozen=True)
+class Versions:
+    kafka: str
+    apicurio: str
+
+
+@functools.lru_cache(maxsize=1)
+def versions() -> Versions:
+    """The pinned versions, read from the pom (the one place they are written)."""
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    props = ET.parse(POM).getroot().find("m:properties", ns)
+    assert props is not None, f"{POM} has no <properties>"
+
+    def prop(name: str) -> str:
+        value = props.findtext(f"m:{name}", namespaces=ns)
+        assert value, f"{POM} does not set {name}"
+        return value.strip()
+
+    return Versions(kafka=prop("kafka.version"), apicurio=prop("apicurio.version"))
+
+
+def kafka_libs() -> Path:
+    return home() / "jars" / f"kafka-{versions().kafka}" / "libs"
+
+
+def registry_jar() -> Path:
+    return home() / "jars" / f"apicurio-{versions().apicurio}" / f"apicurio-registry-app-{versions().apicurio}-runner.jar"
+
+
+def java_executable() -> str:
+    """Path of a `java` of version 17 or newer ($JAVA_HOME first, then PATH), or a JavaNotFoundError."""
+    candidates = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"))
+    on_path = shutil.which("java")
+    if on_path:
+        candidates.append(on_path)
+    seen = []
+    for java in candidates:
+        version = java_major_version(java)
+        if version is None:
+            continue
+        if version >= MIN_JAVA:
+            return java
+        seen.append(f"{java} is Java {version}")
+    found = "; ".join(seen) if seen else "no `java` in $JAVA_HOME or on PATH"
+    raise JavaNotFoundError(f"Kafka {versions().kafka} needs Java {MIN_JAVA} or newer ({found}). {INSTALL_JAVA_HINT}")
+
+
+@functools.lru_cache(maxsize=8)
+def java_major_version(java: str) -> int | None:
+    """The major version `java -version` reports (8 for 1.8), or None when it does not run."""
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def jars_ready() -> bool:
+    return (kafka_libs() / ".complete").exists() and registry_jar().exists()
+
+
+def resolve_jars(progress=print) -> None:
+    """Resolve the broker, tools and registry jars with Maven into home()/jars, once; later calls do nothing."""
+    if jars_ready():
+        return
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise MavenError(f"Maven is needed once, to fetch the Kafka jars, and `mvn` is not on PATH. {INSTALL_MAVEN_HINT}")
+    java = java_executable()
+    progress(f"Resolving Kafka {versions().kafka} and Apicurio Registry {versions().apicurio} jars with Maven (once)…")
+    env = dict(os.environ, JAVA_HOME=str(Path(java).resolve().parent.parent))
+    out = subprocess.run(
+        [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(POM), f"-Dcourse.cache={home() / 'jars'}", "process-resources"],
+        capture_output=True, text=True, env=env, cwd=RESOURCES,
+    )
+    if out.returncode != 0:
+        raise MavenError("Maven could not resolve the stack's jars:\n" + maven_error_summary(out.stdout + out.stderr))
+    (kafka_libs() / ".complete").write_text(versions().kafka)
+    progress("Jars ready.")
+
+
+def maven_error_summary(output: str, max_lines: int = 12) -> str:
+    """The [ERROR] lines of a Maven run (its cause), or its last lines when it printed none."""
+    lines = [line for line in output.splitlines() if "[ERROR]" in line and line.strip() != "[ERROR]"]
+    lines = lines or output.strip().splitlines()
+    return "\n".join(lines[:max_lines])
