@@ -26,6 +26,8 @@ from .stack.local import SILENT, topology_for
 
 BOOTSTRAP_ENV = {1: "KAFKA_BOOTSTRAP_SERVERS", 3: "KAFKA_CLUSTER_BOOTSTRAP_SERVERS"}
 REGISTRY_ENV = "SCHEMA_REGISTRY_URL"
+# confluent-kafka's own (Python) settings keep their underscores; every other key is librdkafka's dotted name.
+PYTHON_ONLY_KEYS = {"error_cb", "throttle_cb", "stats_cb", "oauth_cb", "on_commit", "on_delivery", "logger"}
 BIN_DIR = Path(__file__).resolve().parents[2] / "bin"  # the upstream-named tool wrappers (repo checkout)
 
 
@@ -37,13 +39,14 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-def connect(brokers: int = 1, *, start: bool = True, progress: bool = True) -> "Cluster":
+def connect(brokers: int = 1, *, start: bool = True, progress: bool = True, timeout: float = 30.0) -> "Cluster":
     """Find the Kafka cluster a lesson talks to, starting the local stack if need be.
 
     The address comes from, in order: the environment (``KAFKA_BOOTSTRAP_SERVERS`` for one broker,
     ``KAFKA_CLUSTER_BOOTSTRAP_SERVERS`` for three, ``SCHEMA_REGISTRY_URL``: set them for docker compose);
     else the local stack with that many brokers, started here (with progress) when it is not running and
     ``start`` is true. Also puts the upstream tool wrappers (``kafka-topics.sh`` …) on this process's PATH.
+    Raises TimeoutError when the cluster does not answer within `timeout` seconds.
     """
     topology_for(brokers)  # validates the count
     if BIN_DIR.is_dir() and str(BIN_DIR) not in os.environ.get("PATH", "").split(os.pathsep):
@@ -60,7 +63,7 @@ def connect(brokers: int = 1, *, start: bool = True, progress: bool = True) -> "
                                  f"{' --brokers 3' if brokers == 3 else ''}`, or connect(start=True)")
             stack.up(progress=print if progress else (lambda _msg: None))
         cluster = Cluster(stack.bootstrap_servers, registry_url, brokers, stack=stack)
-    cluster.wait_until_answering()
+    cluster.wait_until_answering(timeout)
     return cluster
 
 
@@ -78,7 +81,7 @@ class Cluster:
     def config(self, **overrides: Any) -> dict[str, Any]:
         """Client config with this cluster's bootstrap servers; keyword names use _ for . (group_id → group.id)."""
         conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
-        conf.update({key.replace("_", "."): value for key, value in overrides.items()})
+        conf.update({key if key in PYTHON_ONLY_KEYS else key.replace("_", "."): value for key, value in overrides.items()})
         return conf
 
     def admin(self) -> AdminClient:

@@ -35,6 +35,7 @@ SILENT.propagate = False
 REGISTRY_PORT = 8081
 REGISTRY_API = "/apis/ccompat/v7"
 START_TIMEOUT_S = 90.0
+DEFAULT_HEAP = "-Xms256m -Xmx768m"  # per broker; KAFKA_HEAP_OPTS overrides it, as for upstream's scripts
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,7 @@ class LocalStack:
             self._format(props, proc.workdir / "format.log")
         java = runtime.java_executable()
         proc.start([
-            java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            java, *os.environ.get("KAFKA_HEAP_OPTS", DEFAULT_HEAP).split(), "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={runtime.RESOURCES / 'broker-log4j2.properties'}",
             "-cp", f"{runtime.kafka_libs()}/*", "kafka.Kafka", str(props),
         ])

@@ -50,7 +50,7 @@ def port_owner(port: int) -> str | None:
             for fd in (proc / "fd").iterdir():
                 target = os.readlink(fd)
                 if target.startswith("socket:[") and target[8:-1] in inodes:
-                    return f"pid {proc.name} ({command_line(int(proc.name))[:120]})"
+                    return f"pid {proc.name} ({short_command(int(proc.name))})"
         except OSError:
             continue
     return None
@@ -74,6 +74,15 @@ def command_line(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return ""
+
+
+def short_command(pid: int, width: int = 110) -> str:
+    """The program and the end of its command line (where a JVM names its main class and config)."""
+    command = command_line(pid)
+    if len(command) <= width:
+        return command
+    program = os.path.basename(command.split(" ", 1)[0])
+    return f"{program} … {command[-(width - len(program) - 3):]}"
 
 
 def is_alive(pid: int) -> bool:

@@ -1,0 +1,56 @@
+"""Fixtures on the live stack: `kafkacourse test` (and CI) start the single-broker stack before pytest;
+the three-broker cluster starts on first use. Nothing here mocks Kafka."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import kafkacourse as kc
+from kafkacourse.stack import runtime
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def cluster() -> kc.Cluster:
+    return kc.connect()
+
+
+@pytest.fixture(scope="session")
+def cluster3() -> kc.Cluster:
+    return kc.connect(brokers=3)
+
+
+@pytest.fixture
+def topic(cluster: kc.Cluster):
+    """A fresh 3-partition topic on the single broker, deleted afterwards."""
+    name = cluster.create_topic(kc.unique_name("test"), partitions=3)
+    yield name
+    cluster.delete_topic(name)
+
+
+@pytest.fixture
+def scratch_home(tmp_path, monkeypatch) -> Path:
+    """A private KAFKA_COURSE_HOME that shares the (read-only) jars cache, for stacks that tests break or reset."""
+    jars = runtime.home() / "jars"
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "jars").symlink_to(jars)
+    monkeypatch.setenv("KAFKA_COURSE_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def spare_ports(monkeypatch):
+    """Move the single-broker topology to ports no other stack uses, so a scratch stack can really start."""
+    from kafkacourse.stack import local
+
+    monkeypatch.setitem(local.TOPOLOGIES, "single", (local.NodeSpec(1, 19592, 19593),))
+    return 19592
+
+
+def pytest_report_header(config):
+    return f"kafka bootstrap: {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', 'local stack')}"

@@ -1,0 +1,67 @@
+"""Admin, produce and consume helpers against the live single broker."""
+
+from __future__ import annotations
+
+import pytest
+
+import kafkacourse as kc
+
+
+def test_unique_names_do_not_collide():
+    names = {kc.unique_name("orders") for _ in range(200)}
+    assert len(names) == 200 and all(n.startswith("orders-") for n in names)
+
+
+def test_config_maps_keyword_names_to_kafka_settings(cluster):
+    conf = cluster.config(group_id="g1", enable_idempotence=True, error_cb=print)
+    assert conf == {"bootstrap.servers": cluster.bootstrap_servers, "group.id": "g1",
+                    "enable.idempotence": True, "error_cb": print}
+
+
+def test_create_topic_is_idempotent_and_waits_for_leaders(cluster):
+    name = kc.unique_name("test-create")
+    try:
+        assert cluster.create_topic(name, partitions=3) == name
+        assert cluster.create_topic(name, partitions=3) == name  # second call: no error, same topic
+        described = cluster.describe_topic(name)
+        assert described.partition.tolist() == [0, 1, 2]
+        assert described.leader.notna().all() and described.isr.map(len).eq(1).all()
+        with pytest.raises(ValueError, match="exists with 3 partitions, not 5"):
+            cluster.create_topic(name, partitions=5)
+    finally:
+        cluster.delete_topic(name)
+    assert name not in cluster.topics()
+    cluster.delete_topic(name)  # deleting a missing topic is fine
+
+
+def test_produce_then_consume_round_trip_with_keys(cluster, topic):
+    sent = cluster.produce(topic, [(f"k{i % 4}", f"v{i}") for i in range(40)] + ["no key"])
+    assert len(sent) == 41 and sent.error.isna().all() and sent.offset.notna().all()
+    assert (sent.groupby("key").partition.nunique() == 1).all(), "one key, one partition"
+    received = cluster.consume(topic, n=41)
+    assert sorted(zip(received.key.fillna(""), received.value)) == sorted(zip(sent.key.fillna(""), sent.value))
+    assert cluster.end_offsets(topic) == sent.groupby("partition").size().to_dict() | {
+        p: 0 for p in range(3) if p not in set(sent.partition)}
+
+
+def test_consume_stops_after_idle_timeout(cluster, topic):
+    assert cluster.consume(topic, timeout=1).empty
+
+
+def test_dict_records_carry_partition_and_headers(cluster, topic):
+    sent = cluster.produce(topic, [{"key": "a", "value": "x", "partition": 2, "headers": {"h": b"1"}}])
+    assert sent.partition.tolist() == [2]
+
+
+def test_environment_variable_overrides_the_local_stack(cluster, monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", cluster.bootstrap_servers)
+    external = kc.connect()
+    assert external.stack is None and external.bootstrap_servers == cluster.bootstrap_servers
+    with pytest.raises(kc.StackError, match="docker compose kill"):
+        external.kill_broker(1)
+
+
+def test_unreachable_broker_is_a_clear_timeout(monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
+    with pytest.raises(TimeoutError, match="localhost:1 did not answer within 3 s.*kafkacourse doctor"):
+        kc.connect(timeout=3)

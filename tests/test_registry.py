@@ -1,0 +1,56 @@
+"""The schema registry through confluent_kafka.schema_registry, the only way the course talks to it:
+auto-register, lookup, latest version, per-subject compatibility, and a real 409 on an incompatible schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+import kafkacourse as kc
+
+V1 = {"type": "record", "name": "Order", "namespace": "shop",
+      "fields": [{"name": "id", "type": "string"}, {"name": "amount", "type": "double"}]}
+V2 = dict(V1, fields=V1["fields"] + [{"name": "currency", "type": "string", "default": "EUR"}])
+REQUIRED_FIELD = dict(V1, fields=V1["fields"] + [{"name": "customer", "type": "string"}])
+
+
+@pytest.fixture
+def registry_subject(cluster):
+    registry = SchemaRegistryClient({"url": cluster.schema_registry_url})
+    topic = kc.unique_name("test-orders")
+    subject = f"{topic}-value"
+    yield registry, topic, subject
+    if subject in registry.get_subjects():
+        registry.delete_subject(subject)
+        registry.delete_subject(subject, permanent=True)
+
+
+def test_serializers_register_and_resolve(registry_subject):
+    registry, topic, subject = registry_subject
+    context = SerializationContext(topic, MessageField.VALUE)
+    payload = AvroSerializer(registry, json.dumps(V1))({"id": "o1", "amount": 9.5}, context)
+    assert payload[0] == 0, "Confluent wire format: magic byte, then the schema id"
+    assert registry.get_latest_version(subject).version == 1
+    assert registry.lookup_schema(subject, Schema(json.dumps(V1), "AVRO")).version == 1
+    assert AvroDeserializer(registry)(payload, context) == {"id": "o1", "amount": 9.5}
+    lookup_only = AvroSerializer(registry, json.dumps(V1), conf={"auto.register.schemas": False})
+    assert lookup_only({"id": "o2", "amount": 1.0}, context)[1:5] == payload[1:5]
+
+
+def test_incompatible_schema_is_rejected_with_409(registry_subject):
+    registry, _topic, subject = registry_subject
+    registry.register_schema(subject, Schema(json.dumps(V1), "AVRO"))
+    assert registry.set_compatibility(subject, "BACKWARD") == {"compatibilityLevel": "BACKWARD"}
+    assert registry.get_compatibility(subject) == "BACKWARD"
+    assert registry.test_compatibility(subject, Schema(json.dumps(REQUIRED_FIELD), "AVRO")) is False
+    with pytest.raises(SchemaRegistryError) as err:
+        registry.register_schema(subject, Schema(json.dumps(REQUIRED_FIELD), "AVRO"))
+    assert err.value.http_status_code == 409
+    assert registry.test_compatibility(subject, Schema(json.dumps(V2), "AVRO")) is True
+    registry.register_schema(subject, Schema(json.dumps(V2), "AVRO"))
+    assert registry.get_versions(subject) == [1, 2]
