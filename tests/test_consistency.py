@@ -35,6 +35,11 @@ def test_compose_ports_match_the_local_stack():
     single_env = COMPOSE["services"]["kafka"]["environment"]
     assert f"EXTERNAL://localhost:{TOPOLOGIES['single'][0].broker_port}" in single_env["KAFKA_ADVERTISED_LISTENERS"]
     assert single_env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    for service, spec in [("kafka", TOPOLOGIES["single"][0])] + [(f"kafka-{n.node_id}", n) for n in TOPOLOGIES["cluster"]]:
+        env = COMPOSE["services"][service]["environment"]
+        assert f"PROXIED://localhost:{spec.proxy_port}" in env["KAFKA_ADVERTISED_LISTENERS"], service
+        assert f"PROXIED://:{spec.proxy_target_port}" in env["KAFKA_LISTENERS"], service
+        assert f"{spec.proxy_target_port}:{spec.proxy_target_port}" in COMPOSE["services"][service]["ports"], service
     cluster_env = COMPOSE["services"]["kafka-1"]["environment"]
     assert (cluster_env["KAFKA_DEFAULT_REPLICATION_FACTOR"], cluster_env["KAFKA_MIN_INSYNC_REPLICAS"]) == (3, 2)
 

@@ -77,6 +77,13 @@ class Cluster:
     stack: LocalStack | None = None
     _admin: AdminClient | None = field(default=None, repr=False)
 
+    @property
+    def proxied_bootstrap_servers(self) -> str:
+        """The same brokers through their PROXIED listeners (port + 2, on the local stack and in docker compose):
+        reachable only while a fault-injection proxy forwards each of those ports (Day 2)."""
+        return ",".join(f"{host}:{int(port) + 2}" for host, port in
+                        (address.rsplit(":", 1) for address in self.bootstrap_servers.split(",")))
+
     # -- clients ---------------------------------------------------------------------------------------------
     def config(self, **overrides: Any) -> dict[str, Any]:
         """Client config with this cluster's bootstrap servers; keyword names use _ for . (group_id → group.id)."""
@@ -192,7 +199,7 @@ class Cluster:
         consumer = self.consumer(enable_auto_commit=False)
         try:
             parts = self._metadata().topics[name].partitions
-            return {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in parts}
+            return {p: _high_watermark(consumer, TopicPartition(name, p)) for p in parts}
         finally:
             consumer.close()
 
@@ -265,6 +272,22 @@ class Cluster:
     def start_broker(self, node_id: int) -> None:
         """Start a killed broker of the local stack again and wait until it answers."""
         self._local_stack().start_broker(node_id, progress=print)
+
+
+# Answers of a partition whose leadership is not settled yet (a topic created a moment ago, a leader that moved).
+_LEADER_MOVING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
+
+
+def _high_watermark(consumer: Consumer, partition: TopicPartition, timeout: float = 10.0) -> int:
+    """The partition's log-end offset, asking again while its leadership settles (within `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=timeout)[1]
+        except KafkaException as exc:
+            if exc.args[0].code() not in _LEADER_MOVING or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _decode(data: bytes | None) -> Any:

@@ -40,9 +40,21 @@ DEFAULT_HEAP = "-Xms256m -Xmx768m"  # per broker; KAFKA_HEAP_OPTS overrides it, 
 
 @dataclass(frozen=True)
 class NodeSpec:
+    """One node's ports. Besides its PLAINTEXT listener, each broker has a PROXIED listener that binds
+    `proxy_target_port` but advertises `proxy_port`: clients that bootstrap there reach the broker only
+    through a fault-injection proxy listening on `proxy_port` (Day 2), never around it."""
+
     node_id: int
     broker_port: int
     controller_port: int
+
+    @property
+    def proxy_port(self) -> int:
+        return self.broker_port + 2
+
+    @property
+    def proxy_target_port(self) -> int:
+        return self.broker_port + 3
 
 
 TOPOLOGIES: dict[str, tuple[NodeSpec, ...]] = {
@@ -153,7 +165,8 @@ class SchemaRegistry:
             progress(f"Starting Apicurio Registry {runtime.versions().apicurio} on :{REGISTRY_PORT}…")
             db = self.process.workdir / "db" / "registry"
             self.process.start([
-                runtime.java_executable(), "-Xms64m", "-Xmx512m",
+                # C1 only and the serial GC: the registry starts faster and its load is light.
+                runtime.java_executable(), "-Xms64m", "-Xmx512m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
                 f"-Dquarkus.http.port={REGISTRY_PORT}", "-Dquarkus.http.host=127.0.0.1",
                 "-Dapicurio.storage.sql.kind=h2",
                 f"-Dapicurio.datasource.url=jdbc:h2:file:{db};DB_CLOSE_ON_EXIT=FALSE",
@@ -194,6 +207,11 @@ class LocalStack:
     def schema_registry_url(self) -> str:
         return self.registry.url
 
+    @property
+    def proxied_bootstrap_servers(self) -> str:
+        """Bootstrap through the PROXIED listeners: only reachable while a fault proxy runs on each proxy_port."""
+        return ",".join(f"localhost:{n.proxy_port}" for n in self.nodes)
+
     def node(self, node_id: int) -> NodeSpec:
         for spec in self.nodes:
             if spec.node_id == node_id:
@@ -204,7 +222,8 @@ class LocalStack:
         spec = self.node(node_id)
         return ManagedProcess(
             "broker", self.root / f"node-{node_id}",
-            {spec.broker_port: f"broker {node_id}", spec.controller_port: f"controller {node_id}"},
+            {spec.broker_port: f"broker {node_id}", spec.controller_port: f"controller {node_id}",
+             spec.proxy_target_port: f"proxied listener of broker {node_id}"},
         )
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -336,11 +355,12 @@ class LocalStack:
 process.roles=broker,controller
 node.id={spec.node_id}
 {quorum}
-listeners=PLAINTEXT://localhost:{spec.broker_port},CONTROLLER://localhost:{spec.controller_port}
-advertised.listeners=PLAINTEXT://localhost:{spec.broker_port}
+listeners=PLAINTEXT://localhost:{spec.broker_port},CONTROLLER://localhost:{spec.controller_port},PROXIED://localhost:{spec.proxy_target_port}
+# PROXIED is advertised at the port a fault-injection proxy listens on (kafkacourse.faults).
+advertised.listeners=PLAINTEXT://localhost:{spec.broker_port},PROXIED://localhost:{spec.proxy_port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT
 log.dirs={data_dir}
 num.partitions=1
 # Topics are created on purpose (kafka-topics.sh, Cluster.create_topic), never by a typo in a producer.
