@@ -54,3 +54,14 @@ def test_incompatible_schema_is_rejected_with_409(registry_subject):
     assert registry.test_compatibility(subject, Schema(json.dumps(V2), "AVRO")) is True
     registry.register_schema(subject, Schema(json.dumps(V2), "AVRO"))
     assert registry.get_versions(subject) == [1, 2]
+
+
+def test_registered_schemas_survive_a_registry_restart(registry_subject):
+    from kafkacourse.stack import LocalStack
+
+    registry, _topic, subject = registry_subject
+    schema_id = registry.register_schema(subject, Schema(json.dumps(V1), "AVRO"))
+    service = LocalStack(1).registry
+    service.process.stop()
+    service.start(progress=lambda _msg: None)
+    assert registry.get_latest_version(subject).schema_id == schema_id, "down/up must not lose schemas"

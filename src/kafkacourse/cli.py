@@ -7,6 +7,7 @@
     kafkacourse reset [--brokers 3] [--yes]   delete a stack's data (the only command that deletes)
     kafkacourse doctor               check Python, Java, the client library, ports, broker and registry
     kafkacourse labs [--check]       regenerate labs/ from solutions/ (or only report drift)
+    kafkacourse toc                  regenerate notebooks/README.md, the table of contents
     kafkacourse open [jupyter args]  start the stack and JupyterLab on the course
     kafkacourse test [pytest args]   start the stack, run the whole test suite, stop what it started
 """
@@ -106,6 +107,13 @@ def _load(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def cmd_toc(args: argparse.Namespace) -> int:
+    from .toc import write
+
+    print(f"wrote {write(REPO).relative_to(REPO)}")
+    return 0
+
+
 def cmd_open(args: argparse.Namespace) -> int:
     LocalStack(1).up()
     command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={REPO}", *args.rest]
@@ -157,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     labs = sub.add_parser("labs", help="regenerate labs/ from solutions/")
     labs.add_argument("--check", action="store_true", help="only report labs that differ")
     labs.set_defaults(run=cmd_labs)
+    sub.add_parser("toc", help="regenerate notebooks/README.md (the table of contents)").set_defaults(run=cmd_toc)
     for name, run, what in (("open", cmd_open, "JupyterLab"), ("test", cmd_test, "pytest")):
         p = sub.add_parser(name, help=f"start the stack and {what}")
         p.add_argument("rest", nargs=argparse.REMAINDER, help=f"passed on to {what}")

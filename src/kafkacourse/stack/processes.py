@@ -56,8 +56,13 @@ def port_owner(port: int) -> str | None:
     return None
 
 
-def require_free_ports(ports: dict[int, str]) -> None:
-    """Raise PortInUseError naming every busy port, what it is for, and who holds it."""
+def require_free_ports(ports: dict[int, str], grace_s: float = 5.0) -> None:
+    """Raise PortInUseError naming every busy port, what it is for, and who holds it.
+
+    Waits up to `grace_s` first: a process stopped a moment ago may still be releasing its sockets."""
+    deadline = time.monotonic() + grace_s
+    while not all(port_is_free(port) for port in ports) and time.monotonic() < deadline:
+        time.sleep(0.2)
     busy = []
     for port, purpose in ports.items():
         if not port_is_free(port):
