@@ -56,7 +56,7 @@ def test_incompatible_schema_is_rejected_with_409(registry_subject):
     assert registry.get_versions(subject) == [1, 2]
 
 
-def test_registered_schemas_survive_a_registry_restart(registry_subject):
+def test_registered_schemas_survive_a_registry_restart(cluster, registry_subject):
     from kafkacourse.stack import LocalStack
 
     registry, _topic, subject = registry_subject
@@ -64,4 +64,5 @@ def test_registered_schemas_survive_a_registry_restart(registry_subject):
     service = LocalStack(1).registry
     service.process.stop()
     service.start(progress=lambda _msg: None)
-    assert registry.get_latest_version(subject).schema_id == schema_id, "down/up must not lose schemas"
+    fresh_client = SchemaRegistryClient({"url": cluster.schema_registry_url})  # no client-side cache
+    assert fresh_client.get_latest_version(subject).schema_id == schema_id, "down/up must not lose schemas"
