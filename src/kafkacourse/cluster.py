@@ -123,11 +123,13 @@ class Cluster:
         )
 
     def brokers(self) -> pd.DataFrame:
-        """One row per broker: id, host, port, and whether it is the controller."""
+        """One row per live broker: id, host, port.
+
+        (No "controller" column: under KRaft, brokers answer DescribeCluster with a random live broker as the
+        controller, KAFKA-17404; `kafka-metadata-quorum.sh describe --status` names the real quorum leader.)"""
         meta = self.admin().describe_cluster(request_timeout=10).result()
-        controller = meta.controller.id if meta.controller else None
         return pd.DataFrame(
-            [{"broker": n.id, "host": n.host, "port": n.port, "controller": n.id == controller} for n in meta.nodes]
+            [{"broker": n.id, "host": n.host, "port": n.port} for n in meta.nodes]
         ).sort_values("broker", ignore_index=True)
 
     # -- topics ----------------------------------------------------------------------------------------------

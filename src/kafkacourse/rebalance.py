@@ -1,0 +1,608 @@
+"""Record how a consumer group hands out partitions, rebalance by rebalance.
+
+An :class:`AssignmentRecorder` runs a group of real confluent-kafka consumers (one thread each, polling all
+the time, as real applications do) that a script adds and removes one at a time. Every rebalance callback
+(``on_assign`` / ``on_revoke`` / ``on_lost``) is recorded with the member, the group generation and the
+partitions, so a lesson can compare assignment strategies side by side.
+
+>>> import kafkacourse as kc
+>>> from kafkacourse.rebalance import AssignmentRecorder
+>>> cluster = kc.connect()
+>>> topic = cluster.create_topic(kc.unique_name("rebalance"), partitions=6)
+>>> with AssignmentRecorder(cluster, [topic], strategy="cooperative-sticky") as rec:
+...     for _ in range(3):
+...         rec.add_member()         # m1, m2, m3; each call waits until the group is stable again
+...     rec.remove_member()          # the oldest member (m1) leaves
+>>> rec.rebalances()     # one row per member and generation: assigned, revoked, owned_after
+>>> rec.summary()        # one row per step: rebalances, partitions revoked and moved, seconds
+>>> rec.timeline()       # a matplotlib Figure: which member owned which partition when
+
+How the callbacks treat the two rebalance protocols (``partition.assignment.strategy``):
+
+* **eager** (``range``, ``roundrobin``): at each rebalance every member first gets ``on_revoke`` with *all*
+  its partitions (it calls ``unassign()``), rejoins, then gets ``on_assign`` with its complete new
+  assignment (it calls ``assign()``).
+* **cooperative** (``cooperative-sticky``): the callbacks receive *deltas*: ``on_revoke`` only the
+  partitions that move away (``incremental_unassign``), ``on_assign`` only the new ones, possibly none
+  (``incremental_assign``). Calling ``assign()`` there would fail. A partition that moves takes two
+  rebalances: its owner gives it up in the first, the new owner receives it in the second.
+
+The group generation of each callback comes from the client's own ``JoinGroup response: GenerationId N``
+debug line (``debug=cgrp``, read through a Python logger). A revocation that happens *before* the member
+rejoins (every eager revocation, and the one a leaving member makes) belongs to the next generation.
+
+Consumers use the classic group protocol with a short session (6 s, heartbeat 1 s): a member that joins
+triggers a rebalance within about a heartbeat; one that closes leaves the group at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaException, TopicPartition
+from matplotlib.figure import Figure
+
+from .cluster import Cluster, unique_name
+
+STRATEGIES = ("range", "roundrobin", "cooperative-sticky")
+COOPERATIVE = frozenset({"cooperative-sticky"})
+_JOIN_RESPONSE = re.compile(r"JoinGroup response: GenerationId (-?\d+)")
+
+TP = tuple[str, int]  # (topic, partition)
+
+
+@dataclass(frozen=True)
+class _Event:
+    t: float                      # seconds since the recorder was created
+    member: str
+    kind: str                     # "assign", "revoke", "lost" (callbacks) or "joined" (JoinGroup response)
+    partitions: frozenset[TP]     # the partitions the callback received (the delta under cooperative)
+    owned_after: frozenset[TP]    # what the member owns once the callback is done
+    generation: int | None        # the generation the member had joined when this happened
+    before_rejoin: bool = False   # a revocation made before rejoining: it belongs to the next generation
+
+
+@dataclass
+class Step:
+    """One scripted change of the group (a member joins or leaves) and the stable states around it.
+
+    ``before`` / ``after`` map each member to the partitions it owns (sorted labels: partition numbers for
+    one topic, ``"topic:partition"`` for several); ``after`` is None until the group was seen stable.
+    """
+
+    label: str
+    started: float                                  # seconds since the recorder was created
+    before: dict[str, list[Any]]
+    stable: float | None = None
+    after: dict[str, list[Any]] | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the group took to become stable again."""
+        return None if self.stable is None else self.stable - self.started
+
+
+class _Member:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.consumer: Consumer | None = None
+        self.thread: threading.Thread | None = None
+        self.stop = threading.Event()
+        self.owned: frozenset[TP] = frozenset()
+        self.generation: int | None = None
+        self.member_id: str | None = None
+        self.assigned_once = False
+        self.leaving = False
+        self.error: BaseException | None = None
+        self.log: deque[str] = deque(maxlen=20)   # the client's last warnings/errors, for diagnostics
+
+
+class _JoinLogHandler(logging.Handler):
+    """Reads the client's debug log (served by poll() in the member's thread) for JoinGroup responses."""
+
+    def __init__(self, recorder: AssignmentRecorder, member: _Member) -> None:
+        super().__init__(logging.DEBUG)
+        self.recorder, self.member = recorder, member
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        found = _JOIN_RESPONSE.search(message)
+        if found and int(found.group(1)) >= 0:
+            self.recorder._joined(self.member, int(found.group(1)))
+        elif record.levelno >= logging.WARNING:
+            self.member.log.append(message)
+
+
+class AssignmentRecorder:
+    """A consumer group whose members a script adds and removes, recording every assignment change.
+
+    Args:
+        cluster: from ``kc.connect()``.
+        topics: the topics every member subscribes to (they must exist).
+        strategy: ``partition.assignment.strategy``: "range", "roundrobin" or "cooperative-sticky".
+        group_id: defaults to a fresh unique name.
+        session_timeout_ms, heartbeat_interval_ms: short, so rebalances finish in a few seconds.
+        consumer_config: extra client settings (dotted librdkafka names) for every member.
+
+    Members are named m1, m2, … (also their ``client.id``, as ``kafka-consumer-groups.sh`` shows it).
+    Use it as a context manager, or call :meth:`close`; the recorded data stays readable after closing.
+    """
+
+    def __init__(self, cluster: Cluster, topics: Sequence[str], strategy: str = "range", *,
+                 group_id: str | None = None, session_timeout_ms: int = 6000, heartbeat_interval_ms: int = 1000,
+                 poll_s: float = 0.1, consumer_config: dict[str, Any] | None = None) -> None:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
+        if isinstance(topics, str):
+            topics = [topics]
+        self.cluster = cluster
+        self.topics = list(topics)
+        self.strategy = strategy
+        self.cooperative = strategy in COOPERATIVE
+        self.group_id = group_id or unique_name(f"group-{strategy}")
+        self.poll_s = poll_s
+        self._settings: dict[str, Any] = {
+            "group.id": self.group_id,
+            "group.protocol": "classic",
+            "partition.assignment.strategy": strategy,
+            "session.timeout.ms": session_timeout_ms,
+            "heartbeat.interval.ms": heartbeat_interval_ms,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            **(consumer_config or {}),
+            "debug": "cgrp",  # the JoinGroup responses carry the generation id
+        }
+        self.partitions: frozenset[TP] = frozenset(
+            (topic, int(p)) for topic in self.topics for p in cluster.describe_topic(topic).partition)
+        self._t0 = time.monotonic()
+        self._lock = threading.RLock()
+        self._events: list[_Event] = []
+        self._members: dict[str, _Member] = {}    # every member ever started, in joining order
+        self._active: dict[str, _Member] = {}     # the members still in the group
+        self._steps: list[Step] = []
+        self._next_number = 1
+        self._closed_at: float | None = None
+
+    # -- the script: members join and leave -----------------------------------------------------------------
+    def add_member(self, name: str | None = None, *, wait: bool = True, timeout: float = 30.0) -> str:
+        """Start one more consumer in the group (named m1, m2, … unless `name` is given); return its name.
+
+        With ``wait`` (the default) return once the group is stable again (see :meth:`wait_stable`).
+        """
+        self._check_open()
+        if name is None:
+            name = f"m{self._next_number}"
+        if name in self._members:
+            raise ValueError(f"a member named {name!r} was already started; pick another name")
+        self._next_number += 1
+        member = _Member(name)
+        logger = logging.Logger(f"kafkacourse.rebalance.{self.group_id}.{name}", logging.DEBUG)
+        logger.addHandler(_JoinLogHandler(self, member))
+        member.consumer = Consumer({**self.cluster.config(), **self._settings, "client.id": name, "logger": logger})
+        self._begin_step(f"{name} joins")
+        with self._lock:
+            self._members[name] = member
+            self._active[name] = member
+        member.thread = threading.Thread(target=self._run, args=(member,), name=f"{self.group_id}-{name}", daemon=True)
+        member.thread.start()
+        if wait:
+            self.wait_stable(timeout)
+        return name
+
+    def remove_member(self, name: str | None = None, *, wait: bool = True, timeout: float = 30.0) -> str:
+        """Close one member (the oldest one by default): it revokes its partitions and leaves the group at once.
+
+        With ``wait`` (the default) return once the remaining members are stable again.
+        """
+        self._check_open()
+        if not self._active:
+            raise ValueError("the group has no member left to remove")
+        name = name or next(iter(self._active))
+        if name not in self._active:
+            raise ValueError(f"{name!r} is not in the group; members: {list(self._active)}")
+        self._begin_step(f"{name} leaves")
+        self._stop_member(self._active[name], timeout)
+        with self._lock:
+            del self._active[name]
+        if wait:
+            self.wait_stable(timeout)
+        return name
+
+    def close(self, timeout: float = 15.0) -> None:
+        """Close every member still in the group (each in its own thread, in `finally`)."""
+        if self._closed_at is not None:
+            return
+        self._closed_at = self._now()
+        for member in list(self._active.values()):
+            member.leaving = True
+            member.stop.set()
+        deadline = time.monotonic() + timeout
+        for member in list(self._active.values()):
+            assert member.thread is not None
+            member.thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [m.name for m in self._active.values() if m.thread is not None and m.thread.is_alive()]
+        self._active.clear()
+        if stuck:
+            raise TimeoutError(f"members {stuck} of group {self.group_id!r} did not close within {timeout:.0f} s")
+
+    def __enter__(self) -> AssignmentRecorder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"AssignmentRecorder(group={self.group_id!r}, strategy={self.strategy!r}, "
+                f"members={list(self._active)}, closed={self._closed_at is not None})")
+
+    # -- waiting for a stable group ------------------------------------------------------------------------
+    def wait_stable(self, timeout: float = 30.0) -> dict[str, list[Any]]:
+        """Wait until the group is stable; return who owns what (member → sorted partitions).
+
+        Stable means: every member has joined and received its assignment; every partition is owned by
+        exactly one member; and the group coordinator agrees (state Stable, the same members, the same
+        assignment), so no rebalance is pending. Raises TimeoutError saying what is still missing.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            self._raise_member_errors()
+            problem = self._local_problem() or self._coordinator_problem()
+            if problem is None:
+                owners = self.assignment()
+                with self._lock:
+                    if self._steps and self._steps[-1].after is None:
+                        self._steps[-1].stable, self._steps[-1].after = self._now(), owners
+                return owners
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"group {self.group_id!r} ({self.strategy}) is not stable after {timeout:.0f} s: {problem}")
+            time.sleep(0.1)
+
+    def _local_problem(self) -> str | None:
+        with self._lock:
+            active = list(self._active.values())
+            if not active:
+                return None
+            waiting = [m.name for m in active if not (m.assigned_once and m.member_id)]
+            if waiting:
+                return f"waiting for {waiting} to join and get a first assignment"
+            counts: dict[TP, int] = {}
+            for member in active:
+                for tp in member.owned:
+                    counts[tp] = counts.get(tp, 0) + 1
+        unowned = sorted(self.partitions - set(counts))
+        twice = sorted(tp for tp, n in counts.items() if n > 1)
+        if unowned or twice:
+            return (f"partitions owned by no member: {self._labels(unowned)}; "
+                    f"owned more than once: {self._labels(twice)}")
+        return None
+
+    def _coordinator_problem(self) -> str | None:
+        try:
+            group = self.cluster.admin().describe_consumer_groups(
+                [self.group_id], request_timeout=5)[self.group_id].result()
+        except KafkaException as exc:
+            return f"the coordinator could not describe the group: {exc}"
+        with self._lock:
+            expected = {m.member_id: m for m in self._active.values()}
+        if not expected:
+            if group.members:
+                return f"the coordinator still lists {len(group.members)} member(s)"
+            return None
+        if group.state != ConsumerGroupState.STABLE:
+            return f"the coordinator reports the group as {group.state.name}"
+        listed = {m.member_id: m for m in group.members}
+        if set(listed) != set(expected):
+            return (f"the coordinator lists members {sorted(m.client_id for m in group.members)}, "
+                    f"expected {sorted(m.name for m in expected.values())}")
+        for member_id, description in listed.items():
+            given = {(tp.topic, tp.partition) for tp in description.assignment.topic_partitions}
+            if given != set(expected[member_id].owned):
+                member = expected[member_id]
+                return (f"{member.name} owns {self._labels(member.owned)} but the coordinator assigned "
+                        f"{self._labels(given)}")
+        return None
+
+    def _raise_member_errors(self) -> None:
+        for member in self._members.values():
+            if member.error is not None:
+                raise RuntimeError(f"member {member.name} of group {self.group_id!r} failed: {member.error!r}; "
+                                   f"its last client messages: {list(member.log)}") from member.error
+        for member in self._active.values():
+            if member.thread is not None and not member.thread.is_alive():
+                raise RuntimeError(f"member {member.name} of group {self.group_id!r} stopped unexpectedly")
+
+    # -- the member threads and their callbacks -------------------------------------------------------------
+    def _run(self, member: _Member) -> None:
+        consumer = member.consumer
+        assert consumer is not None
+        try:
+            consumer.subscribe(self.topics,
+                               on_assign=lambda c, parts: self._on_assign(member, c, parts),
+                               on_revoke=lambda c, parts: self._on_revoke(member, c, parts, "revoke"),
+                               on_lost=lambda c, parts: self._on_revoke(member, c, parts, "lost"))
+            while not member.stop.is_set():
+                msg = consumer.poll(self.poll_s)  # serves the rebalance callbacks and the log lines
+                if msg is not None and msg.error() is not None:
+                    if msg.error().fatal():
+                        raise KafkaException(msg.error())
+                    member.log.append(str(msg.error()))   # transient: the client retries by itself
+        except BaseException as exc:  # surfaced by wait_stable() in the caller's thread
+            member.error = exc
+        finally:
+            member.leaving = True
+            try:
+                consumer.close()  # revokes its partitions (callback) and leaves the group at once
+            except BaseException as exc:
+                member.error = member.error or exc
+
+    def _on_assign(self, member: _Member, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        received = frozenset((p.topic, p.partition) for p in partitions)
+        if self.cooperative:
+            consumer.incremental_assign(partitions)   # a delta: add these to what the member keeps
+            owned = member.owned | received
+        else:
+            consumer.assign(partitions)               # the whole new assignment
+            owned = received
+        with self._lock:
+            member.owned, member.assigned_once = owned, True
+            member.member_id = consumer.memberid()
+            self._record(member, "assign", received)
+
+    def _on_revoke(self, member: _Member, consumer: Consumer, partitions: list[TopicPartition], kind: str) -> None:
+        taken = frozenset((p.topic, p.partition) for p in partitions)
+        if self.cooperative:
+            consumer.incremental_unassign(partitions)  # a delta: only these go away
+            owned = member.owned - taken
+        else:
+            consumer.unassign()                        # eager: everything goes
+            owned = frozenset()
+        with self._lock:
+            member.owned = owned
+            self._record(member, kind, taken, before_rejoin=not self.cooperative or member.leaving)
+
+    def _joined(self, member: _Member, generation: int) -> None:
+        with self._lock:
+            member.generation = generation
+            self._record(member, "joined", frozenset())
+
+    def _record(self, member: _Member, kind: str, partitions: frozenset[TP], before_rejoin: bool = False) -> None:
+        self._events.append(_Event(self._now(), member.name, kind, partitions, member.owned,
+                                   member.generation, before_rejoin))
+
+    def _stop_member(self, member: _Member, timeout: float) -> None:
+        member.leaving = True
+        member.stop.set()
+        assert member.thread is not None
+        member.thread.join(timeout)
+        if member.thread.is_alive():
+            raise TimeoutError(f"member {member.name} of group {self.group_id!r} did not close within {timeout:.0f} s")
+        if member.error is not None:
+            raise RuntimeError(f"member {member.name} of group {self.group_id!r} failed while leaving: "
+                               f"{member.error!r}") from member.error
+
+    # -- what was recorded ----------------------------------------------------------------------------------
+    @property
+    def members(self) -> list[str]:
+        """The members in the group now, oldest first."""
+        return list(self._active)
+
+    @property
+    def steps(self) -> list[Step]:
+        """Every join/leave so far, with the stable states before and after it."""
+        with self._lock:
+            return list(self._steps)
+
+    def assignment(self) -> dict[str, list[Any]]:
+        """Who owns what now, by the members' own callbacks: member → sorted partitions."""
+        with self._lock:
+            return {name: self._labels(m.owned) for name, m in self._active.items()}
+
+    def owners(self) -> pd.DataFrame:
+        """Who owns what now, one row per partition: topic, partition, member (None when unowned)."""
+        with self._lock:
+            owner = {tp: name for name, m in self._active.items() for tp in m.owned}
+        return pd.DataFrame([{"topic": t, "partition": p, "member": owner.get((t, p))}
+                             for t, p in sorted(self.partitions)])
+
+    def events(self) -> pd.DataFrame:
+        """Every callback and JoinGroup response in order (those of close() too).
+
+        Columns: t (seconds since the recorder started), member, kind (joined / assign / revoke / lost),
+        generation, partitions (what the callback received), owned_after.
+        """
+        return pd.DataFrame(
+            [{"t": round(e.t, 3), "member": e.member, "kind": e.kind, "generation": gen,
+              "partitions": self._labels(e.partitions), "owned_after": self._labels(e.owned_after)}
+             for e, gen in self._resolved(include_close=True)],
+            columns=["t", "member", "kind", "generation", "partitions", "owned_after"],
+        ).astype({"generation": "Int64"})
+
+    def rebalances(self) -> pd.DataFrame:
+        """One row per member and rebalance generation: the partitions assigned, revoked, and owned after.
+
+        Under an eager strategy ``revoked`` is everything the member had; under cooperative-sticky only
+        what moves away. ``lost`` counts as revoked (a member that missed its session timeout). What the
+        members revoke when :meth:`close` ends the experiment is left out (see :meth:`events`).
+        """
+        rows: dict[tuple[int | None, str], dict[str, Any]] = {}
+        for event, generation in self._resolved():
+            if event.kind == "joined":
+                continue
+            row = rows.setdefault((generation, event.member), {
+                "strategy": self.strategy, "generation": generation, "member": event.member,
+                "t": round(event.t, 3), "assigned": set(), "revoked": set(), "owned_after": None})
+            (row["assigned"] if event.kind == "assign" else row["revoked"]).update(event.partitions)
+            row["owned_after"] = event.owned_after
+        table = pd.DataFrame(
+            [{**row, "assigned": self._labels(row["assigned"]), "revoked": self._labels(row["revoked"]),
+              "owned_after": self._labels(row["owned_after"])} for row in rows.values()],
+            columns=["strategy", "generation", "member", "t", "assigned", "revoked", "owned_after"])
+        table = table.astype({"generation": "Int64"})
+        return table.sort_values(["generation", "t"], na_position="last", ignore_index=True)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per step (a member joins or leaves): members after it, rebalances (generations) it took,
+        partitions revoked (summed over members), partitions moved (owner changed), seconds until stable."""
+        resolved = self._resolved()
+        rows = []
+        steps = self.steps
+        for i, step in enumerate(steps):
+            end = steps[i + 1].started if i + 1 < len(steps) else float("inf")
+            window = [(e, g) for e, g in resolved if step.started <= e.t < end]
+            moved = None
+            if step.after is not None:
+                before = {p: m for m, parts in step.before.items() for p in parts}
+                after = {p: m for m, parts in step.after.items() for p in parts}
+                moved = sum(before.get(p) != after.get(p) for p in set(before) | set(after))
+            rows.append({
+                "strategy": self.strategy, "step": step.label,
+                "members": None if step.after is None else len(step.after),
+                "rebalances": len({g for e, g in window if e.kind == "joined"}),
+                "revoked": sum(len(e.partitions) for e, _ in window if e.kind in ("revoke", "lost")),
+                "moved": moved,
+                "seconds": None if step.seconds is None else round(step.seconds, 1),
+            })
+        return pd.DataFrame(rows, columns=["strategy", "step", "members", "rebalances", "revoked", "moved",
+                                           "seconds"]).astype({"members": "Int64", "moved": "Int64"})
+
+    def timeline(self) -> Figure:
+        """A chart of who owned which partition when (see :func:`plot_timelines`)."""
+        return plot_timelines([self])
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    def _resolved(self, include_close: bool = False) -> list[tuple[_Event, int | None]]:
+        """Events with the generation each belongs to (a revocation before rejoining: the next one).
+
+        The revocations made by :meth:`close` are left out unless `include_close`: closing is not a step.
+        """
+        with self._lock:
+            events = list(self._events)
+        if not include_close and self._closed_at is not None:
+            events = [e for e in events if e.t < self._closed_at]
+        joins = [(e.t, e.generation) for e in events if e.kind == "joined"]
+        resolved = []
+        for event in events:
+            generation = event.generation
+            if event.before_rejoin:
+                later = [g for t, g in joins if t >= event.t and g is not None
+                         and (event.generation is None or g > event.generation)]
+                generation = min(later) if later else None
+            resolved.append((event, generation))
+        return resolved
+
+    def _labels(self, tps: Iterable[TP]) -> list[Any]:
+        tps = sorted(tps)
+        if len(self.topics) == 1:
+            return [p for _, p in tps]
+        return [f"{t}:{p}" for t, p in tps]
+
+    def _begin_step(self, label: str) -> None:
+        with self._lock:
+            self._steps.append(Step(label, self._now(), before=self.assignment()))
+
+    def _now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def _check_open(self) -> None:
+        if self._closed_at is not None:
+            raise RuntimeError(f"the recorder of group {self.group_id!r} is closed")
+
+
+def summarize(recorders: Iterable[AssignmentRecorder]) -> pd.DataFrame:
+    """The summaries of several recorders (e.g. one per strategy) in one table."""
+    return pd.concat([r.summary() for r in recorders], ignore_index=True)
+
+
+def plot_timelines(recorders: Sequence[AssignmentRecorder], width: float = 10.0) -> Figure:
+    """One panel per recorder: a lane per member, a thin coloured bar per partition while the member owns it.
+
+    A black tick marks each revoked partition; a labelled dashed line marks the moment the group was stable
+    again after each step (a member joins or leaves). Returns a matplotlib Figure (not left open in pyplot:
+    a notebook shows it once, as the cell's value; headless, ``fig.savefig(path)``).
+    """
+    lanes = [max(1, len(r._members)) for r in recorders]
+    fig = plt.figure(figsize=(width, sum(1.0 + 0.55 * n for n in lanes) + 0.4), layout="constrained")
+    plt.close(fig)  # not shown again at the end of the cell; still drawable and displayable
+    axes = fig.subplots(len(recorders), 1, squeeze=False, height_ratios=[1.0 + 0.55 * n for n in lanes])[:, 0]
+    colors = _partition_colors(recorders)
+    for ax, recorder in zip(axes, recorders):
+        _draw_timeline(ax, recorder, colors)
+    axes[-1].set_xlabel("seconds since the recorder started")
+    handles = {}
+    for tp, color in colors.items():  # one legend entry per label (panels may share partition numbers)
+        patch = _patch(color, recorders, tp)
+        handles.setdefault(patch.get_label(), patch)
+    handles = list(handles.values())
+    fig.legend(handles=handles, loc="outside right upper", title="partition", fontsize="small")
+    return fig
+
+
+def _partition_colors(recorders: Sequence[AssignmentRecorder]) -> dict[TP, Any]:
+    import matplotlib
+
+    every = sorted({tp for r in recorders for tp in r.partitions})
+    palette = matplotlib.colormaps["tab10" if len(every) <= 10 else "tab20"]
+    if all(len(r.topics) == 1 for r in recorders):
+        # one topic per panel: the same partition number gets the same colour in every panel
+        numbers = sorted({p for _, p in every})
+        return {tp: palette(numbers.index(tp[1]) % palette.N) for tp in every}
+    return {tp: palette(i % palette.N) for i, tp in enumerate(every)}
+
+
+def _patch(color: Any, recorders: Sequence[AssignmentRecorder], tp: TP):
+    from matplotlib.patches import Patch
+
+    single = all(len(r.topics) == 1 for r in recorders)
+    return Patch(color=color, label=str(tp[1]) if single else f"{tp[0]}:{tp[1]}")
+
+
+def _draw_timeline(ax: Any, recorder: AssignmentRecorder, colors: dict[TP, Any]) -> None:
+    members = list(recorder._members)
+    partitions = sorted(recorder.partitions)
+    rows = len(partitions)
+    resolved = recorder._resolved()
+    end = recorder._closed_at if recorder._closed_at is not None else recorder._now()
+    end = max([end] + [e.t for e, _ in resolved])
+    owned: dict[str, dict[TP, float]] = {m: {} for m in members}   # member → partition → owned since
+    bars: list[tuple[int, TP, float, float]] = []
+    ticks: list[tuple[int, TP, float]] = []
+    for event, _ in resolved:
+        if event.kind == "joined":
+            continue
+        lane = members.index(event.member)
+        since = owned[event.member]
+        for tp in set(since) - event.owned_after:
+            bars.append((lane, tp, since.pop(tp), event.t))
+        for tp in event.owned_after - set(since):
+            since[tp] = event.t
+        if event.kind in ("revoke", "lost"):
+            ticks.extend((lane, tp, event.t) for tp in event.partitions)
+    for member, since in owned.items():
+        bars.extend((members.index(member), tp, start, end) for tp, start in since.items())
+    height = 0.8 / rows
+    for lane, tp, start, stop in bars:
+        y = lane + 0.1 + partitions.index(tp) * height
+        ax.broken_barh([(start, max(stop - start, 0.01))], (y, height * 0.9), color=colors[tp])
+    for lane, tp, t in ticks:
+        y = lane + 0.1 + partitions.index(tp) * height
+        ax.vlines(t, y - 0.02, y + height + 0.02, color="black", linewidth=1.5)
+    for step in recorder.steps:  # a dashed line when the group is stable again after the step
+        at = step.stable if step.stable is not None else step.started
+        ax.axvline(at, color="grey", linestyle="--", linewidth=0.8)
+        ax.text(at, 1.01, step.label, transform=ax.get_xaxis_transform(), fontsize="small", va="bottom")
+    revoked = sum(len(e.partitions) for e, _ in resolved if e.kind in ("revoke", "lost"))
+    ax.set_title(f"{recorder.strategy}: {revoked} partitions revoked", loc="left", fontsize="medium", pad=14)
+    ax.set_yticks([i + 0.5 for i in range(len(members))], members)
+    ax.set_ylim(len(members), 0)
+    ax.set_xlim(0, end + 0.2)
+    ax.grid(axis="x", alpha=0.3)

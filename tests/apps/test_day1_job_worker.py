@@ -1,0 +1,87 @@
+"""courseapps.day1.job_worker: work, then commit; killed and restarted, it finishes every job."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from confluent_kafka import TopicPartition
+
+import kafkacourse as kc
+from courseapps.day1 import job_worker
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    return kc.connect(progress=False)
+
+
+@pytest.fixture
+def topic(cluster):
+    name = cluster.create_topic(kc.unique_name("test-work"), partitions=2)
+    yield name
+    cluster.delete_topic(name)
+
+
+def lines(path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.05)
+
+
+def committed_total(cluster, group, topic) -> int:
+    consumer = cluster.consumer(group_id=group)
+    try:
+        parts = consumer.committed([TopicPartition(topic, p) for p in (0, 1)], timeout=10)
+        return sum(max(p.offset, 0) for p in parts)
+    finally:
+        consumer.close()
+
+
+def test_does_every_job_skips_invalid_ones_and_commits(cluster, topic, tmp_path):
+    done = tmp_path / "done.txt"
+    jobs = [(f"j-{i}", f'{{"job_id": "j-{i}", "seconds": 0}}') for i in range(4)] + [("bad", "not json")]
+    cluster.produce(topic, jobs)
+    group, stop = kc.unique_name("workers"), threading.Event()
+    thread = threading.Thread(target=job_worker.run, args=(cluster.config(), topic, group, done),
+                              kwargs={"stop": stop}, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: len(lines(done)) == 4, 20, "the worker did not do the 4 jobs")
+        wait_until(lambda: committed_total(cluster, group, topic) == 5, 10,
+                   "the worker did not commit all 5 records (4 jobs + 1 skipped invalid)")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert sorted(lines(done)) == [f"j-{i}" for i in range(4)]
+
+
+def test_killed_worker_restarted_in_the_same_group_finishes_every_job(cluster, topic, tmp_path):
+    done, n = tmp_path / "done.txt", 8
+    cluster.produce(topic, [(f"j-{i}", f'{{"job_id": "j-{i}", "seconds": 0.2}}') for i in range(n)])
+    group = kc.unique_name("workers")
+    command = [sys.executable, "-m", "courseapps.day1.job_worker", "--bootstrap-servers", cluster.bootstrap_servers,
+               "--topic", topic, "--group", group, "--done-file", str(done), "--instance-id", "w1",
+               "--idle-exit", "20"]
+    worker = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: len(lines(done)) >= 2, 30, "the first worker did no job")
+    finally:
+        worker.kill()
+        worker.wait(10)
+    assert len(set(lines(done))) < n, "killed mid-work"
+    worker = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: len(set(lines(done))) == n, 30, "the restarted worker did not finish the jobs")
+        wait_until(lambda: committed_total(cluster, group, topic) == n, 10, "not all offsets committed")
+    finally:
+        worker.terminate()
+        assert worker.wait(15) == 0, "SIGTERM: the worker finishes its job and exits cleanly"
+    assert set(lines(done)) == {f"j-{i}" for i in range(n)}

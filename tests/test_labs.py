@@ -1,0 +1,245 @@
+"""The lab generator (solutions/ → labs/), the committed labs' freshness, and the labs' check cells on a live cluster.
+
+- the generator, on small in-memory notebooks: marked regions become a TODO + NotImplementedError at the same
+  indentation; unbalanced or nested markers raise MarkerError;
+- drift: every lab in labs/ equals what its solution generates (run `kafkacourse labs` to fix);
+- the generated Day 1 lab, executed untouched against the live cluster: each TODO cell raises
+  NotImplementedError with its hint, each check cell then fails with LabCheckFailed carrying a precise hint
+  (never a NameError), every other cell runs.
+  The solutions themselves are executed by nbval (pyproject's testpaths include solutions/).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from confluent_kafka import TopicPartition
+from nbclient import NotebookClient
+
+import kafkacourse as kc
+from kafkacourse.labs import (DEFAULT_HINT, MarkerError, generate_labs, group_offsets, make_lab, strip_solutions,
+                              topic_records)
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTIONS, LABS = REPO / "solutions", REPO / "labs"
+
+
+def notebook(*cells: tuple[str, str]) -> dict:
+    """An nbformat dict with (cell_type, source) cells, as it is stored on disk (source as a list of lines)."""
+    nb = nbformat.v4.new_notebook()
+    for kind, source in cells:
+        cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+        nb.cells.append(cell)
+    return json.loads(nbformat.writes(nb))
+
+
+def source_of(cell: dict) -> str:
+    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+
+
+# -- the generator ---------------------------------------------------------------------------------------------
+
+def test_a_marked_region_becomes_a_todo_that_raises_with_its_hint():
+    source = ("import kafkacourse as kc\n"
+              "### BEGIN SOLUTION hint: create the topic with 3 partitions\n"
+              "cluster.create_topic(topic, partitions=3)\n"
+              "### END SOLUTION\n"
+              "print('after')\n")
+    assert strip_solutions(source) == ("import kafkacourse as kc\n"
+                                       "# TODO: create the topic with 3 partitions\n"
+                                       "raise NotImplementedError('create the topic with 3 partitions')\n"
+                                       "print('after')\n")
+
+
+def test_the_todo_keeps_the_indentation_of_the_markers_and_the_code_still_compiles():
+    source = ("def step(cluster, topic):\n"
+              "    total = 0\n"
+              "    for p in range(3):\n"
+              "        ### BEGIN SOLUTION hint: add the partition's end offset\n"
+              "        total += cluster.end_offsets(topic)[p]\n"
+              "        ### END SOLUTION\n"
+              "    return total\n")
+    lab = strip_solutions(source)
+    assert "        # TODO: add the partition's end offset\n" in lab
+    assert "        raise NotImplementedError(\"add the partition's end offset\")\n" in lab
+    assert "end_offsets" not in lab
+    ast.parse(lab)  # the hint is quoted safely even with quotes in it
+
+
+def test_without_a_hint_the_default_hint_is_used_and_every_region_is_replaced():
+    source = ("a = 1\n### BEGIN SOLUTION\nb = 2\n### END SOLUTION\n"
+              "c = 3\n### BEGIN SOLUTION hint: set d\nd = 4\n### END SOLUTION\n")
+    lab = strip_solutions(source)
+    assert lab == (f"a = 1\n# TODO: {DEFAULT_HINT}\nraise NotImplementedError({DEFAULT_HINT!r})\n"
+                   "c = 3\n# TODO: set d\nraise NotImplementedError('set d')\n")
+
+
+def test_a_hint_with_a_backslash_or_braces_is_raised_verbatim():
+    lab = strip_solutions("### BEGIN SOLUTION hint: !printf 'a:1\\n' | tool --topic {topic}\nx\n### END SOLUTION\n")
+    namespace: dict = {}
+    with pytest.raises(NotImplementedError) as raised:
+        exec(lab, namespace)
+    assert str(raised.value) == "!printf 'a:1\\n' | tool --topic {topic}"
+
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+    ("x = 1\n### END SOLUTION\n", "END SOLUTION without a BEGIN"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n### END SOLUTION\n", "inside another"),
+    ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n### END SOLUTION\n", "END SOLUTION without a BEGIN"),
+])
+def test_unbalanced_or_nested_markers_raise_marker_error(source, message):
+    with pytest.raises(MarkerError, match=message):
+        strip_solutions(source)
+
+
+def test_make_lab_strips_code_cells_clears_outputs_and_leaves_markdown_and_the_solution_alone():
+    solution = notebook(("markdown", "### BEGIN SOLUTION\nmarkdown is prose, never stripped\n### END SOLUTION"),
+                        ("code", "### BEGIN SOLUTION hint: h\nsecret = 42\n### END SOLUTION"),
+                        ("code", "print('kept')"))
+    solution["cells"][2]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["kept\n"]}]
+    solution["cells"][2]["execution_count"] = 7
+    before = json.dumps(solution, sort_keys=True)
+
+    lab = make_lab(solution)
+
+    assert json.dumps(solution, sort_keys=True) == before, "make_lab changed the solution"
+    assert source_of(lab["cells"][0]) == source_of(solution["cells"][0])
+    assert source_of(lab["cells"][1]) == "# TODO: h\nraise NotImplementedError('h')\n"
+    assert "secret" not in json.dumps(lab)
+    assert lab["cells"][2]["outputs"] == [] and lab["cells"][2]["execution_count"] is None
+    nbformat.validate(nbformat.from_dict(lab))
+
+
+def test_make_lab_names_the_cell_of_a_bad_marker():
+    solution = notebook(("code", "ok = 1"), ("code", "### BEGIN SOLUTION\nx = 1"))
+    with pytest.raises(MarkerError, match="cell 1"):
+        make_lab(solution)
+
+
+def test_generate_labs_mirrors_the_solution_tree_and_skips_checkpoints(tmp_path):
+    solutions, labs = tmp_path / "solutions", tmp_path / "labs"
+    for path in (solutions / "day2" / "03-x.ipynb", solutions / "day2" / ".ipynb_checkpoints" / "03-x-checkpoint.ipynb"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(notebook(("code", "### BEGIN SOLUTION\ny = 2\n### END SOLUTION"))))
+
+    written = generate_labs(solutions, labs)
+
+    assert written == [labs / "day2" / "03-x.ipynb"]
+    assert "raise NotImplementedError" in source_of(json.loads(written[0].read_text())["cells"][0])
+
+
+# -- the check helpers, on the live cluster (fixtures `cluster` and `topic`, 3 partitions: tests/conftest.py) ---
+
+def test_topic_records_reads_everything_a_topic_holds_and_nothing_of_a_missing_topic(cluster, topic):
+    assert topic_records(cluster, topic).empty
+    sent = cluster.produce(topic, [(f"k{i % 4}", f"v{i}") for i in range(10)])
+    records = topic_records(cluster, topic, timeout=5)
+    assert sorted(zip(records.key, records.value)) == sorted(zip(sent.key, sent.value))
+    missing = topic_records(cluster, kc.unique_name("never-created"))
+    assert missing.empty and list(missing.columns) == ["partition", "offset", "key", "value", "timestamp"]
+
+
+def test_group_offsets_reports_committed_end_and_lag_per_partition(cluster, topic):
+    group = kc.unique_name("test-labs-group")
+    assert group_offsets(cluster, group, topic).committed.tolist() == [None, None, None]
+    cluster.produce(topic, [{"value": f"v{i}", "partition": i % 3} for i in range(9)])  # 3 per partition
+    consumer = cluster.consumer(group, enable_auto_commit=False)
+    try:  # commit partition 0 fully, partition 1 after one record, partition 2 not at all
+        consumer.commit(offsets=[TopicPartition(topic, 0, 3), TopicPartition(topic, 1, 1)], asynchronous=False)
+    finally:
+        consumer.close()
+
+    offsets = group_offsets(cluster, group, topic)
+
+    assert offsets.to_dict("records") == [
+        {"partition": 0, "committed": 3, "end": 3, "lag": 0},
+        {"partition": 1, "committed": 1, "end": 3, "lag": 2},
+        {"partition": 2, "committed": None, "end": 3, "lag": 3},
+    ]
+    assert group_offsets(cluster, group, kc.unique_name("never-created")).empty
+
+
+# -- drift: the committed labs are what the solutions generate -----------------------------------------------
+
+def test_every_committed_lab_is_what_its_solution_generates():
+    solutions = sorted(p for p in SOLUTIONS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    assert solutions, f"no solution notebook under {SOLUTIONS}"
+    stale = []
+    for solution in solutions:
+        lab = LABS / solution.relative_to(SOLUTIONS)
+        if not lab.exists() or make_lab(json.loads(solution.read_text())) != json.loads(lab.read_text()):
+            stale.append(str(lab.relative_to(REPO)))
+    assert not stale, f"out of date (run `kafkacourse labs` and commit the result): {stale}"
+
+
+def test_every_committed_lab_has_a_solution():
+    labs = [p for p in LABS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
+    orphans = [str(p.relative_to(REPO)) for p in labs if not (SOLUTIONS / p.relative_to(LABS)).exists()]
+    assert not orphans, f"labs without a solution (delete them, or add the solution): {orphans}"
+
+
+# -- the generated lab, executed untouched ---------------------------------------------------------------------
+
+def execute(path: Path, tmp_path: Path) -> list[dict]:
+    """Run a notebook in a fresh kernel of this Python, errors allowed; return its code cells with outputs."""
+    nb = nbformat.read(path, as_version=4)
+    env = dict(os.environ, KAFKA_COURSE_HEADLESS="1", MPLBACKEND="Agg",
+               PATH=os.pathsep.join([str(REPO / "bin"), str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    client = NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute(env=env)
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def error_of(cell) -> tuple[str, str] | None:
+    errors = [o for o in cell.outputs if o.output_type == "error"]
+    return (errors[0].ename, errors[0].evalue) if errors else None
+
+
+# Per check cell of the lab, in order: what its failure message must say when the learner has done nothing.
+DAY1_CLI_LAB_HINTS = [
+    [r"topic lab-orders-\w+ exists: not yet", r"!kafka-topics\.sh --bootstrap-server \S+ --create --topic lab-orders-\w+ --partitions 3"],
+    [r"lab-orders-\w+ holds the 6 keyed orders: not yet", "the topic does not exist yet: do step 1",
+     r"kafka-console-producer\.sh --bootstrap-server \S+ --topic lab-orders-\w+ --reader-property parse\.key=true "
+     r"--reader-property key\.separator=:"],
+    [r"group lab-readers-\w+ has read all of lab-orders-\w+: not yet", "the topic does not exist yet: do step 1",
+     r"kafka-console-consumer\.sh --bootstrap-server \S+ --topic lab-orders-\w+ --group lab-readers-\w+ --from-beginning"],
+    ["current_offsets holds the group's committed offsets: not yet", "do step 3 first", "current_offsets is None",
+     r"kafka-consumer-groups\.sh --bootstrap-server \S+ --describe --group lab-readers-\w+", "CURRENT-OFFSET"],
+]
+
+
+@pytest.mark.timeout(120)
+def test_the_untouched_day1_cli_lab_fails_each_check_with_its_hint(tmp_path):
+    lab = LABS / "day1" / "08-lab-cli-produce-consume.ipynb"
+    cells = execute(lab, tmp_path)
+
+    todo_cells = [c for c in cells if "raise NotImplementedError" in c.source]
+    check_cells = [c for c in cells if "kc.check(" in c.source]
+    marked = {id(c) for c in todo_cells + check_cells}
+    assert len(todo_cells) == len(check_cells) == len(DAY1_CLI_LAB_HINTS), "one TODO and one check per step"
+
+    for cell in todo_cells:
+        hint = re.search(r"# TODO: (.*)", cell.source).group(1)
+        assert error_of(cell) == ("NotImplementedError", hint), (cell.source, error_of(cell))
+
+    for cell, expected in zip(check_cells, DAY1_CLI_LAB_HINTS):
+        error = error_of(cell)
+        assert error is not None and error[0] == "LabCheckFailed", \
+            f"a check cell must fail with LabCheckFailed, not {error}:\n{cell.source}"
+        for pattern in expected:
+            assert re.search(pattern, error[1]), f"{pattern!r} not in the check's message {error[1]!r}"
+
+    others = [c for c in cells if id(c) not in marked]
+    assert others and all(error_of(c) is None for c in others), \
+        [(c.source[:60], error_of(c)) for c in others if error_of(c)]
+    setup = "\n".join(o.get("text", "") for o in others[0].outputs if o.output_type == "stream")
+    assert "topic: lab-orders-" in setup and "group: lab-readers-" in setup, setup
