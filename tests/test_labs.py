@@ -24,7 +24,7 @@ from confluent_kafka import TopicPartition
 from nbclient import NotebookClient
 
 import kafkacourse as kc
-from kafkacourse.labs import (DEFAULT_HINT, MarkerError, generate_labs, group_offsets, make_lab, strip_solutions,
+from kafkacourse.labs import (DEFAULT_HINT, MarkerError, generate_labs, make_lab, strip_solutions,
                               topic_records)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,7 +149,7 @@ def test_topic_records_reads_everything_a_topic_holds_and_nothing_of_a_missing_t
 
 def test_group_offsets_reports_committed_end_and_lag_per_partition(cluster, topic):
     group = kc.unique_name("test-labs-group")
-    assert group_offsets(cluster, group, topic).committed.tolist() == [None, None, None]
+    assert cluster.group_offsets(group, topic).committed.tolist() == [None, None, None]
     cluster.produce(topic, [{"value": f"v{i}", "partition": i % 3} for i in range(9)])  # 3 per partition
     consumer = cluster.consumer(group, enable_auto_commit=False)
     try:  # commit partition 0 fully, partition 1 after one record, partition 2 not at all
@@ -157,14 +157,14 @@ def test_group_offsets_reports_committed_end_and_lag_per_partition(cluster, topi
     finally:
         consumer.close()
 
-    offsets = group_offsets(cluster, group, topic)
+    offsets = cluster.group_offsets(group, topic)
 
     assert offsets.to_dict("records") == [
         {"partition": 0, "committed": 3, "end": 3, "lag": 0},
         {"partition": 1, "committed": 1, "end": 3, "lag": 2},
         {"partition": 2, "committed": None, "end": 3, "lag": 3},
     ]
-    assert group_offsets(cluster, group, kc.unique_name("never-created")).empty
+    assert cluster.group_offsets(group, kc.unique_name("never-created")).empty
 
 
 # -- drift: the committed labs are what the solutions generate -----------------------------------------------

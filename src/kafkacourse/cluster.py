@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException, Producer,
+                             TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from .stack import LocalStack, StackError
@@ -204,6 +205,32 @@ class Cluster:
             return {p: _high_watermark(consumer, TopicPartition(name, p)) for p in parts}
         finally:
             consumer.close()
+
+    def group_offsets(self, group: str, topic: str) -> pd.DataFrame:
+        """What ``kafka-consumer-groups.sh --describe --group <group>`` reports for `topic`, via the AdminClient.
+
+        One row per partition: the group's committed offset (``None`` where it committed none), the partition's
+        log-end offset, and the lag (end minus committed, a missing commit counting as 0). Empty when the topic
+        does not exist.
+
+        >>> cluster.group_offsets("billing", "orders")     # partition, committed, end, lag
+        """
+        columns = ["partition", "committed", "end", "lag"]
+        if topic not in self.topics():
+            return pd.DataFrame(columns=columns)
+        ends = self.end_offsets(topic)
+        request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in sorted(ends)])
+        answer = self.admin().list_consumer_group_offsets([request], request_timeout=10)[group].result()
+        committed: dict[int, int | None] = {}
+        for tp in answer.topic_partitions:
+            if tp.error is not None:
+                raise KafkaException(tp.error)
+            committed[tp.partition] = tp.offset if tp.offset >= 0 else None  # -1001: nothing committed
+        rows = [{"partition": p, "committed": committed.get(p), "end": end, "lag": end - (committed.get(p) or 0)}
+                for p, end in sorted(ends.items())]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["committed"] = pd.Series([row["committed"] for row in rows], dtype=object)  # ints and None, not floats
+        return frame
 
     # -- data ------------------------------------------------------------------------------------------------
     def produce(self, topic: str, records: Iterable[Any], **overrides: Any) -> pd.DataFrame:

@@ -254,12 +254,8 @@ def read_into_ledger(cluster: "Cluster", topic: str, ledger: DeliveryLedger,
 
 def committed_offsets(cluster: "Cluster", group_id: str, topic: str) -> dict[int, int | None]:
     """The offsets `group_id` has committed on each partition of `topic` (None where it committed none)."""
-    consumer = cluster.consumer(group_id, enable_auto_commit=False)
-    try:
-        parts = [TopicPartition(topic, p) for p in cluster._metadata().topics[topic].partitions]
-        return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in consumer.committed(parts, timeout=10)}
-    finally:
-        consumer.close()
+    offsets = cluster.group_offsets(group_id, topic)
+    return dict(zip(offsets.partition, offsets.committed))
 
 
 # -- the whole experiment ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ In a lab notebook each step is followed by a check cell::
 
 A passing check prints a ✅ line; a failing one raises LabCheckFailed whose message is the hint, so the
 learner (and nbval) sees exactly what is still wrong. Check cells verify from the cluster itself:
-`topic_records` (what a topic holds) and `group_offsets` (a group's committed offsets and lag) read it.
+`topic_records` (what a topic holds) and `Cluster.group_offsets` (a group's committed offsets and lag).
 
 Solutions are the single source of truth: in their code cells, a region between ``### BEGIN SOLUTION``
 (optionally followed by ``hint: <text>``) and ``### END SOLUTION`` becomes, in the lab, a TODO comment and
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -46,7 +45,6 @@ def check(condition: bool, what: str, hint: str) -> None:
 
 
 RECORD_COLUMNS = ["partition", "offset", "key", "value", "timestamp"]
-GROUP_COLUMNS = ["partition", "committed", "end", "lag"]
 
 
 def topic_records(cluster: "Cluster", topic: str, timeout: float = 10.0) -> pd.DataFrame:
@@ -60,32 +58,6 @@ def topic_records(cluster: "Cluster", topic: str, timeout: float = 10.0) -> pd.D
     if topic not in cluster.topics():
         return pd.DataFrame(columns=RECORD_COLUMNS)
     return cluster.consume(topic, n=sum(cluster.end_offsets(topic).values()), timeout=timeout)
-
-
-def group_offsets(cluster: "Cluster", group: str, topic: str) -> pd.DataFrame:
-    """What ``kafka-consumer-groups.sh --describe --group <group>`` reports for `topic`, read with the AdminClient.
-
-    One row per partition: the group's committed offset (``None`` where it committed none), the partition's
-    log-end offset, and the lag (end minus committed, counting a missing commit as 0). Empty when the topic
-    does not exist.
-
-    >>> group_offsets(cluster, "readers", "orders")   # partition, committed, end, lag
-    """
-    if topic not in cluster.topics():
-        return pd.DataFrame(columns=GROUP_COLUMNS)
-    ends = cluster.end_offsets(topic)
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in sorted(ends)])
-    answer = cluster.admin().list_consumer_group_offsets([request], request_timeout=10)[group].result()
-    committed: dict[int, int | None] = {}
-    for tp in answer.topic_partitions:
-        if tp.error is not None:
-            raise RuntimeError(f"committed offset of {topic}[{tp.partition}] for group {group!r}: {tp.error}")
-        committed[tp.partition] = tp.offset if tp.offset >= 0 else None  # -1001: nothing committed
-    rows = [{"partition": p, "committed": committed.get(p), "end": end, "lag": end - (committed.get(p) or 0)}
-            for p, end in sorted(ends.items())]
-    frame = pd.DataFrame(rows, columns=GROUP_COLUMNS)
-    frame["committed"] = pd.Series([row["committed"] for row in rows], dtype=object)  # ints and None, not floats
-    return frame
 
 
 class MarkerError(ValueError):
