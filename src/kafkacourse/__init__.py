@@ -10,6 +10,14 @@ A small surface; every name is documented where it is defined:
 * ``doctor()`` — what the course needs and how to fix what is missing.
 * ``LocalStack`` — the Docker-free stack itself (the CLI `kafkacourse` drives it).
 
+One module per concept, imported by name where a lesson needs it (``from kafkacourse import ledger``):
+``ledger`` (losses, duplicates, reordering), ``crash`` (consume-process-commit crashes), ``rebalance``
+(assignment recorder and timelines), ``replication`` (leaders, ISR, chaos sampling), ``load`` (concurrent
+HTTP load), ``latency`` (latency distributions), ``aio`` (asyncio producer bridge), ``faults`` (fault-injection
+proxy), ``producer_bench`` (producer setting sweeps), ``naming`` (topic and event-type lint), ``schemas``
+(the repo's schema files, registered schema-first), ``evolution`` (the live compatibility matrix), ``labs``
+(lab checks and the lab generator).
+
 Importing this package starts nothing and changes no setting.
 """
 

@@ -1,0 +1,1 @@
+"""FastAPI apps of Day 2 (schemas, producers, transactions, idempotency)."""
