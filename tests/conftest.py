@@ -25,11 +25,23 @@ def cluster3() -> kc.Cluster:
 
 
 @pytest.fixture
-def topic(cluster: kc.Cluster):
+def make_topic(cluster: kc.Cluster):
+    """Create fresh topics on the single broker (``make_topic(partitions=1)``), all deleted afterwards."""
+    created: list[str] = []
+
+    def make(partitions: int = 3, prefix: str = "test") -> str:
+        created.append(cluster.create_topic(kc.unique_name(prefix), partitions=partitions))
+        return created[-1]
+
+    yield make
+    for name in created:
+        cluster.delete_topic(name)
+
+
+@pytest.fixture
+def topic(make_topic) -> str:
     """A fresh 3-partition topic on the single broker, deleted afterwards."""
-    name = cluster.create_topic(kc.unique_name("test"), partitions=3)
-    yield name
-    cluster.delete_topic(name)
+    return make_topic(3)
 
 
 @pytest.fixture

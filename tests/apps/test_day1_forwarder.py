@@ -11,16 +11,9 @@ from courseapps.day1 import downstream
 from courseapps.day1.forwarder import Forwarder
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    return kc.connect(progress=False)
-
-
 @pytest.fixture
-def topic(cluster):
-    name = cluster.create_topic(kc.unique_name("test-forward"), partitions=1)
-    yield name
-    cluster.delete_topic(name)
+def topic(make_topic):
+    return make_topic(partitions=1, prefix="test-forward")
 
 
 @pytest.fixture

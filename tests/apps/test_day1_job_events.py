@@ -9,16 +9,9 @@ import kafkacourse as kc
 from courseapps.day1 import job_events
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    return kc.connect(progress=False)
-
-
 @pytest.fixture
-def topic(cluster):
-    name = cluster.create_topic(kc.unique_name("test-jobs"), partitions=3)
-    yield name
-    cluster.delete_topic(name)
+def topic(make_topic):
+    return make_topic(partitions=3, prefix="test-jobs")
 
 
 def test_job_is_accepted_once_on_the_topic(cluster, topic):

@@ -12,16 +12,9 @@ import kafkacourse as kc
 from courseapps.day1 import job_worker
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    return kc.connect(progress=False)
-
-
 @pytest.fixture
-def topic(cluster):
-    name = cluster.create_topic(kc.unique_name("test-work"), partitions=2)
-    yield name
-    cluster.delete_topic(name)
+def topic(make_topic):
+    return make_topic(partitions=2, prefix="test-work")
 
 
 def lines(path) -> list[str]:

@@ -11,16 +11,9 @@ from courseapps.day1 import order_events
 ORDER = {"order_id": "o-1", "customer": "ada", "amount": 12.5}
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    return kc.connect(progress=False)
-
-
 @pytest.fixture
-def topic(cluster):
-    name = cluster.create_topic(kc.unique_name("test-orders"), partitions=3)
-    yield name
-    cluster.delete_topic(name)
+def topic(make_topic):
+    return make_topic(partitions=3, prefix="test-orders")
 
 
 def test_valid_order_is_accepted_and_on_the_topic(cluster, topic):

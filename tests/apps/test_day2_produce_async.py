@@ -12,16 +12,9 @@ from courseapps.day2 import produce_async
 ORDER = {"order_id": "o-1", "customer": "ada", "amount": 12.5}
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    return kc.connect(progress=False)
-
-
 @pytest.fixture
-def topic(cluster):
-    name = cluster.create_topic(kc.unique_name("test-orders"), partitions=3)
-    yield name
-    cluster.delete_topic(name)
+def topic(make_topic):
+    return make_topic(partitions=3, prefix="test-orders")
 
 
 @pytest.mark.parametrize("engine, options", [("bridge", None), ("aio", {"buffer_timeout": 0.05})])
