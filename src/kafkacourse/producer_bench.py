@@ -1,0 +1,467 @@
+"""Measure what a producer's settings cost and buy: latency, throughput, bytes on disk, records lost or doubled.
+
+The producer-configuration lesson (Day 2, 03) and the network-failure lesson (Day 2, 06) use these:
+
+* :func:`round_trips` — one record at a time, each waited for: the delivery latency of ``acks=0/1/all``.
+* :func:`blast` / :func:`sweep` — as many records as fast as possible: throughput, latency percentiles and
+  how full the batches were, for one config or a grid of them (``linger.ms`` × ``batch.size``…).
+* :func:`order_payloads` — realistic, compressible JSON order events; :func:`disk_bytes` — what a topic
+  occupies in the brokers' log directories (``kafka-log-dirs.sh``), to compare compression codecs.
+* :class:`NumberedStream` — a steady stream of ledger-numbered records on a background thread, with the
+  send and delivery time of each (and the client's retry / timeout counters); :func:`read_into` consumes a
+  topic back into the ledger; the ledger (:class:`kafkacourse.ledger.DeliveryLedger`) then says what was
+  lost or duplicated. :func:`create_topic_led_by` puts every partition's leadership on one broker, so that
+  killing it hits them all.
+* :func:`duplicates_under_lost_responses` — swallow the broker's responses (a :class:`FaultProxy`) so the
+  producer retries requests the broker already appended: duplicates unless idempotence is on.
+* :func:`quiet_logger` — a ``logger=`` for a client whose log lines should be kept, not printed.
+
+>>> import kafkacourse as kc
+>>> from kafkacourse import producer_bench as bench
+>>> cluster = kc.connect()
+>>> topic = cluster.create_topic(kc.unique_name("bench"))
+>>> bench.round_trips(cluster, topic, n=200, acks="all").latency_ms.median()
+>>> bench.sweep(cluster, topic, {"linger_ms": [0, 50], "batch_size": [16384, 131072]}, bench.order_payloads(20000))
+>>> with bench.NumberedStream(cluster, topic, per_second=500, acks="all") as stream:
+...     time.sleep(3)
+>>> ledger = bench.read_into(stream.ledger, cluster, topic); ledger.summary()["lost"]
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import random
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+
+from .ledger import DeliveryLedger
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+    from .faults import FaultProxy
+
+
+COUNTERS = ("tx", "txretries", "req_timeouts", "connects", "disconnects")
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage())
+
+
+def quiet_logger(name: str, sink: list[str] | None = None) -> logging.Logger:
+    """A logger for a client's ``logger=`` setting that keeps its lines in `sink` instead of printing them.
+
+    >>> lines = []; producer = cluster.producer(logger=quiet_logger("p", lines))
+    """
+    logger = logging.Logger(name)  # not registered globally: gone with its client
+    logger.addHandler(_ListHandler(sink if sink is not None else []))
+    return logger
+
+
+# -- latency, one record at a time ---------------------------------------------------------------------------
+def round_trips(cluster: "Cluster", topic: str, n: int = 500, value: bytes = b"x" * 100,
+                **config: Any) -> pd.DataFrame:
+    """Produce `n` records one by one, each waited for (``flush``) before the next: one row per record,
+    ``latency_ms`` from ``produce()`` to its delivery report, and ``error``. `config` overrides the producer
+    settings (``linger_ms=0`` unless given, so nothing waits to be batched).
+
+    >>> round_trips(cluster, topic, n=300, acks="1").latency_ms.describe()
+    """
+    producer = cluster.producer(**{"linger_ms": 0, **config})
+    rows: list[dict[str, Any]] = []
+    try:
+        for i in range(n):
+            report: dict[str, Any] = {}
+            sent = time.perf_counter()
+            producer.produce(topic, value, on_delivery=lambda err, msg, r=report: r.update(
+                error=str(err) if err else None, done=time.perf_counter()))
+            producer.flush(30)
+            rows.append({"record": i, "latency_ms": (report.get("done", time.perf_counter()) - sent) * 1000,
+                         "error": report.get("error", "no delivery report within 30 s")})
+    finally:
+        producer.flush(10)
+        producer.close()  # leave the brokers now, not whenever the object is collected
+    return pd.DataFrame(rows, columns=["record", "latency_ms", "error"])
+
+
+# -- throughput ----------------------------------------------------------------------------------------------
+def blast(cluster: "Cluster", topic: str, values: Sequence[bytes], per_second: float | None = None,
+          **config: Any) -> dict[str, Any]:
+    """Produce every value as fast as the client accepts them (or at `per_second` records a second, in steps
+    of 5 ms) and wait for all delivery reports.
+
+    Returns one dict: ``records``, ``seconds`` (first produce to last report), ``records_per_s``,
+    ``mb_per_s`` (payload megabytes), ``p50_ms`` / ``p99_ms`` (produce() → delivery report of each record),
+    ``errors``, and from the client's statistics ``requests`` (ProduceRequests sent) and
+    ``records_per_batch`` (average). `config` overrides producer settings (``linger_ms``, ``batch_size``,
+    ``compression_type``…).
+
+    >>> blast(cluster, topic, order_payloads(10000), linger_ms=50)["records_per_s"]
+    """
+    stats: list[dict[str, Any]] = []
+    producer = cluster.producer(**{"statistics_interval_ms": 100, "stats_cb": lambda s: stats.append(json.loads(s)),
+                                   **config})
+    latencies = [0.0] * len(values)
+    errors = [0]
+    t0 = time.perf_counter()
+    last = [t0]
+
+    def report(err: Any, _msg: Any, i: int, sent: float) -> None:
+        now = time.perf_counter()
+        latencies[i] = (now - sent) * 1000
+        last[0] = now
+        if err is not None:
+            errors[0] += 1
+
+    step = max(1, round(per_second / 200)) if per_second else 0  # records per 5 ms step when paced
+    for i, value in enumerate(values):
+        if step and i % step == 0:  # wait for this step's time, serving delivery reports as they come
+            due = t0 + i / per_second  # type: ignore[operator]
+            while (pause := due - time.perf_counter()) > 0:
+                producer.poll(pause)
+        while True:
+            try:
+                producer.produce(topic, value, on_delivery=lambda e, m, i=i, s=time.perf_counter(): report(e, m, i, s))
+                break
+            except BufferError:  # the local queue is full: serve delivery reports, then try again
+                producer.poll(0.05)
+        if i % 1000 == 0:
+            producer.poll(0)
+    remaining = producer.flush(60)
+    producer.poll(0.2)  # one more statistics callback, covering the end of the run
+    producer.close()
+    seconds = last[0] - t0
+    payload = sum(len(v) for v in values)
+    requests, batch = _produce_requests(stats, topic)
+    lat = pd.Series(latencies)
+    return {"records": len(values), "seconds": round(seconds, 3),
+            "records_per_s": round(len(values) / seconds) if seconds else None,
+            "mb_per_s": round(payload / seconds / 1e6, 2) if seconds else None,
+            "p50_ms": round(float(lat.quantile(0.5)), 1), "p99_ms": round(float(lat.quantile(0.99)), 1),
+            "errors": errors[0] + remaining, "requests": requests, "records_per_batch": batch}
+
+
+def _produce_requests(stats: list[dict[str, Any]], topic: str) -> tuple[int | None, float | None]:
+    """ProduceRequests sent (the brokers' cumulative ``req.Produce``, from the last statistics callback) and
+    the average records per batch (``batchcnt``: a window that restarts at every callback, so summed over all)."""
+    if not stats:
+        return None, None
+    requests = sum(b.get("req", {}).get("Produce", 0) for b in stats[-1].get("brokers", {}).values())
+    windows = [s.get("topics", {}).get(topic, {}).get("batchcnt", {}) for s in stats]
+    batches = sum(w.get("cnt", 0) for w in windows)
+    records = sum(w.get("sum", 0) for w in windows)
+    return requests, (round(records / batches, 1) if batches else None)
+
+
+def sweep(cluster: "Cluster", topic: str, grid: dict[str, Iterable[Any]], values: Sequence[bytes],
+          per_second: float | None = None, **config: Any) -> pd.DataFrame:
+    """:func:`blast` once per combination of the `grid` settings (keyword names as in ``Cluster.config``);
+    one row per combination: the settings, then blast's measures. `per_second` paces every run (None: as
+    fast as possible); `config` applies to every run.
+
+    >>> sweep(cluster, topic, {"linger_ms": [0, 5, 50], "batch_size": [16384, 131072]}, values)
+    """
+    names = list(grid)
+    rows = []
+    for combo in itertools.product(*(list(grid[name]) for name in names)):
+        settings = dict(zip(names, combo))
+        rows.append({**settings, **blast(cluster, topic, values, per_second, **{**config, **settings})})
+    return pd.DataFrame(rows)
+
+
+# -- payloads and bytes on disk ------------------------------------------------------------------------------
+_PRODUCTS = ["espresso beans 1kg", "oat milk 6-pack", "ceramic pour-over", "burr grinder", "paper filters x100",
+             "travel mug", "milk frother", "descaler", "gooseneck kettle", "cold brew jar"]
+_CITIES = ["Lyon", "Porto", "Ghent", "Leipzig", "Bologna", "Gdansk", "Utrecht", "Aarhus"]
+
+
+def order_payloads(n: int, seed: int = 7) -> list[bytes]:
+    """`n` JSON order events (≈ 350–600 bytes each) shaped like a shop's: repeated field names, a few
+    products and cities, realistic numbers; compressible the way real JSON events are. Same seed, same bytes.
+
+    >>> json.loads(order_payloads(1)[0])["order_id"]
+    'o-000000'
+    """
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        items = [{"sku": f"SKU-{rng.randrange(1000, 9999)}", "name": rng.choice(_PRODUCTS),
+                  "quantity": rng.randint(1, 4), "unit_price": round(rng.uniform(2, 250), 2)}
+                 for _ in range(rng.randint(1, 4))]
+        order = {"order_id": f"o-{i:06d}", "customer_id": f"c-{rng.randrange(50000):05d}",
+                 "status": "created", "currency": "EUR", "items": items,
+                 "total": round(sum(it["quantity"] * it["unit_price"] for it in items), 2),
+                 "shipping": {"city": rng.choice(_CITIES), "country": "EU", "method": rng.choice(["standard", "express"])},
+                 "created_at": f"2026-03-{1 + i % 28:02d}T{rng.randrange(24):02d}:{rng.randrange(60):02d}:00Z"}
+        out.append(json.dumps(order).encode())
+    return out
+
+
+def disk_bytes(cluster: "Cluster", topics: Iterable[str], timeout: float = 60.0) -> dict[str, int]:
+    """Bytes each topic's log segments occupy in the brokers' log directories, summed over partitions and
+    replicas, as ``kafka-log-dirs.sh --describe`` reports them (needs ``kc.connect()`` for the PATH).
+
+    >>> disk_bytes(cluster, ["orders-none", "orders-zstd"])      # {'orders-none': 5120000, 'orders-zstd': 810000}
+    """
+    topics = list(topics)
+    tool = shutil.which("kafka-log-dirs.sh")
+    if tool is None:
+        raise FileNotFoundError("kafka-log-dirs.sh is not on PATH; call kc.connect() first")
+    out = subprocess.run([tool, "--bootstrap-server", cluster.bootstrap_servers, "--describe",
+                          "--topic-list", ",".join(topics)], capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"kafka-log-dirs.sh failed:\n{(out.stdout + out.stderr)[-2000:]}")
+    sizes = dict.fromkeys(topics, 0)
+    for broker in json.loads(lines[-1])["brokers"]:
+        for log_dir in broker["logDirs"]:
+            for part in log_dir["partitions"]:
+                name = part["partition"].rsplit("-", 1)[0]
+                if name in sizes:
+                    sizes[name] += part["size"]
+    return sizes
+
+
+# -- a numbered stream, and reading it back ------------------------------------------------------------------
+class NumberedStream:
+    """Produces ledger-numbered records at a steady pace on a background thread (a context manager).
+
+    Each record's value comes from ``ledger.stamp(key)``; its send time and delivery report are kept:
+    :meth:`frame` has one row per record (``id``, ``sent_s``, ``acked_s``, ``latency_ms``, ``error``,
+    ``partition``, ``offset``; times are seconds after `t0`, a ``time.perf_counter()`` value). The client's
+    log lines go to :attr:`log` instead of the notebook; with ``statistics_interval_ms`` in `config`, its
+    statistics (retries, timeouts, reconnects) are sampled into :meth:`stats_frame`. Leaving the ``with``
+    block stops producing and flushes (up to `flush_timeout` s).
+
+    >>> with NumberedStream(cluster, topic, per_second=300, acks="all", partition=0) as stream:
+    ...     time.sleep(2)
+    >>> stream.frame().latency_ms.max()
+    """
+
+    def __init__(self, cluster: "Cluster", topic: str, per_second: float = 200, *, partition: int | None = None,
+                 keys: int = 4, t0: float | None = None, flush_timeout: float = 60.0,
+                 ledger: DeliveryLedger | None = None, **config: Any) -> None:
+        self.topic, self.partition, self.keys = topic, partition, keys
+        self.ledger = ledger if ledger is not None else DeliveryLedger()
+        self.log: list[str] = []
+        self.stats: list[dict[str, Any]] = []
+        self.t0 = time.perf_counter() if t0 is None else t0
+        self.flush_timeout = flush_timeout
+        self.interval = 1.0 / per_second
+        settings: dict[str, Any] = {"logger": quiet_logger(f"stream-{topic}", self.log), **config}
+        if "statistics_interval_ms" in settings:
+            settings["stats_cb"] = self._on_stats
+        self.producer = cluster.producer(**settings)
+        self.unflushed = 0
+        self._closed = False
+        self._totals: dict[str, int] = {}
+        self._last: dict[tuple[str, str], int] = {}
+        self._rows: dict[Any, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"stream-{topic}", daemon=True)
+
+    def now(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def __enter__(self) -> "NumberedStream":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> "NumberedStream":
+        return self.__enter__()
+
+    def _on_stats(self, data: str) -> None:
+        # The client's per-broker counters start again at 0 when it replaces a broker object (after losing
+        # every connection it goes back to the bootstrap servers): add up the increments of each object.
+        stats = json.loads(data)
+        row: dict[str, Any] = {"t": self.now()}
+        for name in COUNTERS:
+            total = self._totals.get(name, 0)
+            for broker, values in stats.get("brokers", {}).items():
+                now, before = values.get(name, 0), self._last.get((broker, name), 0)
+                total += now - before if now >= before else now
+                self._last[(broker, name)] = now
+            self._totals[name] = row[name] = total
+        brokers = stats.get("brokers", {}).values()
+        row["in_flight"] = sum(b.get("waitresp_cnt", 0) for b in brokers)
+        row["queued"] = stats.get("msg_cnt", 0)
+        self.stats.append(row)
+
+    def _on_delivery(self, err: Any, msg: Any) -> None:
+        self.ledger.on_delivery(err, msg)
+        record_id = json.loads(msg.value())["id"]
+        with self._lock:
+            row = self._rows[record_id]
+            row.update(acked_s=self.now(), error=str(err) if err else None,
+                       error_code=err.name() if err else None, partition=msg.partition(),
+                       offset=msg.offset() if err is None else None)
+            row["latency_ms"] = (row["acked_s"] - row["sent_s"]) * 1000
+
+    def _run(self) -> None:
+        due = time.perf_counter()
+        n = 0
+        extra = {} if self.partition is None else {"partition": self.partition}
+        while not self._stop.is_set():
+            key = f"k{n % self.keys}"
+            value = self.ledger.stamp(key)
+            record_id = json.loads(value)["id"]
+            with self._lock:
+                self._rows[record_id] = {"id": record_id, "key": key, "sent_s": self.now()}
+            while True:
+                try:
+                    self.producer.produce(self.topic, key=key, value=value, on_delivery=self._on_delivery, **extra)
+                    break
+                except BufferError:
+                    self.producer.poll(0.05)
+            n += 1
+            self.producer.poll(0)
+            due += self.interval
+            pause = due - time.perf_counter()
+            if pause > 0:
+                self._stop.wait(pause)
+
+    def stop(self) -> int:
+        """Stop producing, flush; returns how many records are still without a delivery report (0 = all)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+        if not self._closed:
+            self.unflushed = self.producer.flush(self.flush_timeout)
+            self.producer.close()  # leave the brokers now: a later crash in the lesson stays out of its log
+            self._closed = True
+        return self.unflushed
+
+    def frame(self) -> pd.DataFrame:
+        """One row per record sent: id, key, sent_s, acked_s, latency_ms, error, error_code, partition, offset."""
+        columns = ["id", "key", "sent_s", "acked_s", "latency_ms", "error", "error_code", "partition", "offset"]
+        with self._lock:
+            return pd.DataFrame([dict(row) for row in self._rows.values()], columns=columns)
+
+    def stats_frame(self) -> pd.DataFrame:
+        """The client's statistics over time (``statistics_interval_ms`` set): t, then counts since the start
+        summed over its broker connections — tx (requests sent), txretries (requests sent again), req_timeouts
+        (requests given up for lack of an answer), connects (connection attempts), disconnects — and, at that
+        moment, in_flight (requests awaiting an answer) and queued (records not yet delivered)."""
+        return pd.DataFrame(self.stats)
+
+
+def read_into(ledger: DeliveryLedger | dict[int, DeliveryLedger], cluster: "Cluster", topic: str,
+              timeout: float = 30.0, **overrides: Any) -> DeliveryLedger | dict[int, DeliveryLedger]:
+    """Consume all of `topic` (every partition, from its first offset to its end offset now) into `ledger`
+    (``record_received_message``) and return it; a TimeoutError if that takes more than `timeout` s.
+
+    `ledger` may be a dict partition → ledger (one experiment per partition): each record goes to its
+    partition's ledger. Call it once the producers have flushed: records produced later are not read.
+
+    >>> read_into(stream.ledger, cluster, topic).summary()
+    >>> read_into({0: ledger_a, 1: ledger_b}, cluster, topic)
+    """
+    from .cluster import _high_watermark
+
+    ledgers = ledger if isinstance(ledger, dict) else None
+    consumer = cluster.consumer(**{"enable_auto_commit": False, **overrides})
+    deadline = time.monotonic() + timeout
+    try:
+        # assign, not subscribe: no group coordinator needed (it may live on a broker that just restarted)
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: _high_watermark(consumer, TopicPartition(topic, p)) for p in partitions}
+        todo = {p for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
+        while todo:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: partitions {sorted(todo)} not read to their end in {timeout:.0f} s")
+            msg = consumer.poll(0.2)
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise RuntimeError(f"consuming {topic}: {msg.error()}")
+            target = ledgers[msg.partition()] if ledgers else ledger
+            target.record_received_message(msg)  # type: ignore[union-attr]
+            if msg.offset() + 1 >= ends[msg.partition()]:
+                todo.discard(msg.partition())
+    finally:
+        consumer.close()
+    return ledger
+
+
+def create_topic_led_by(cluster: "Cluster", name: str, leader: int, partitions: int = 1,
+                        config: dict[str, str] | None = None, timeout: float = 30.0) -> str:
+    """Create `name` with every partition's replicas on every broker and broker `leader` first in each list
+    (its preferred leader), and wait until `leader` leads them all. Killing `leader` then hits every partition.
+
+    >>> create_topic_led_by(cluster3, kc.unique_name("acks"), leader=3, partitions=3)
+    """
+    from confluent_kafka.admin import NewTopic
+
+    from .replication import wait_for
+
+    brokers = sorted(int(b) for b in cluster.brokers().broker)
+    if leader not in brokers:
+        raise ValueError(f"broker {leader} is not among the live brokers {brokers}")
+    replicas = [leader, *(b for b in brokers if b != leader)]
+    topic = NewTopic(name, num_partitions=partitions, replica_assignment=[replicas] * partitions,
+                     config=config or {})
+    cluster.admin().create_topics([topic], request_timeout=timeout)[name].result()
+    wait_for(cluster, name, lambda d: len(d) == partitions and (d.leader == leader).all(),
+             f"broker {leader} leading every partition", timeout)
+    return name
+
+
+# -- retries that double records -----------------------------------------------------------------------------
+def duplicates_under_lost_responses(cluster: "Cluster", proxy: "FaultProxy", topic: str, *, idempotence: bool,
+                                    before: int = 10, during: int = 10, socket_timeout_ms: int = 1000,
+                                    drop_s: float = 2.5, **config: Any) -> DeliveryLedger:
+    """Produce through `proxy` while it swallows the broker's responses, then heal; return the read-back ledger.
+
+    1. `before` records go through normally (connection and metadata settle).
+    2. The proxy drops the ``to_client`` direction: requests still reach the broker, which appends them, but
+       its responses vanish. `during` records are produced, one batch each.
+    3. After `socket_timeout_ms` the client gives those requests up, closes the connection and retries them;
+       `drop_s` (longer than that) later the proxy heals, the retries get through.
+    4. Every record is delivered; the topic is read back into the ledger: without idempotence each retried
+       record is stored twice; with it, the broker recognises the (producer id, sequence) and stores it once.
+
+    Uses ``acks=all`` and a long ``delivery.timeout.ms`` (30 s): the retries must happen, not time out.
+    """
+    ledger = DeliveryLedger()
+    settings = {"bootstrap_servers": cluster.proxied_bootstrap_servers, "acks": "all",
+                "enable_idempotence": idempotence, "socket_timeout_ms": socket_timeout_ms, "linger_ms": 5,
+                "delivery_timeout_ms": 30000, "logger": quiet_logger(f"dups-{topic}"), **config}
+    producer = cluster.producer(**settings)
+    for _ in range(before):
+        producer.produce(topic, key="k", value=ledger.stamp("k"), on_delivery=ledger.on_delivery)
+    if producer.flush(30):
+        raise TimeoutError(f"the first {before} records through the proxy got no delivery report in 30 s")
+    proxy.drop("to_client")
+    try:
+        for _ in range(during):
+            producer.produce(topic, key="k", value=ledger.stamp("k"), on_delivery=ledger.on_delivery)
+            producer.poll(0.05)  # > linger.ms: one ProduceRequest per record
+        time.sleep(drop_s)
+    finally:
+        proxy.heal()
+    left = producer.flush(30)
+    producer.close()
+    if left:
+        raise TimeoutError("records produced while the responses were dropped got no delivery report in 30 s")
+    return read_into(ledger, cluster, topic)

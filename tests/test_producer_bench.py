@@ -1,0 +1,101 @@
+"""kafkacourse.producer_bench: latency, throughput, disk bytes and delivery ledgers on the live brokers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import kafkacourse as kc
+from kafkacourse import producer_bench as bench
+from kafkacourse import replication
+from kafkacourse.faults import FaultProxy
+
+
+def test_round_trips_one_row_per_record(cluster, topic):
+    frame = bench.round_trips(cluster, topic, n=30, acks="all")
+    assert len(frame) == 30 and frame.error.isna().all(), frame[frame.error.notna()]
+    assert (frame.latency_ms > 0).all()
+    assert sum(cluster.end_offsets(topic).values()) == 30
+
+
+def test_blast_and_sweep(cluster, topic):
+    values = [b"x" * 100] * 5000
+    result = bench.blast(cluster, topic, values, linger_ms=20)
+    assert result["records"] == 5000 and result["errors"] == 0, result
+    assert result["records_per_s"] > 0 and result["requests"] >= 1 and result["records_per_batch"] > 1
+    grid = bench.sweep(cluster, topic, {"linger_ms": [0, 50], "batch_size": [16384]}, values[:2000], per_second=4000)
+    assert list(grid.linger_ms) == [0, 50] and (grid.errors == 0).all()
+    # a paced stream: 50 ms of linger holds records back for a batch, so fewer, fuller requests and more latency
+    slow, fast = grid.set_index("linger_ms").loc[50], grid.set_index("linger_ms").loc[0]
+    assert slow.requests < fast.requests and slow.p50_ms > fast.p50_ms, grid
+    assert 0.4 < grid.seconds.min() < 1.0, "2000 records at 4000/s take about half a second"
+
+
+def test_order_payloads_are_repeatable_json():
+    first, again = bench.order_payloads(50), bench.order_payloads(50)
+    assert first == again
+    order = json.loads(first[3])
+    assert order["order_id"] == "o-000003" and order["items"]
+
+
+def test_compression_shrinks_the_log(cluster):
+    values = bench.order_payloads(3000)
+    topics = {codec: cluster.create_topic(kc.unique_name(f"test-codec-{codec}")) for codec in ("none", "zstd")}
+    try:
+        for codec, name in topics.items():
+            assert bench.blast(cluster, name, values, compression_type=codec, linger_ms=20)["errors"] == 0
+        sizes = bench.disk_bytes(cluster, topics.values())
+        raw = sum(map(len, values))
+        assert sizes[topics["none"]] >= raw, sizes  # every payload byte, plus record and batch headers
+        assert sizes[topics["zstd"]] < sizes[topics["none"]] / 3, sizes
+    finally:
+        for name in topics.values():
+            cluster.delete_topic(name)
+
+
+def test_numbered_stream_reads_back_whole(cluster, topic):
+    with bench.NumberedStream(cluster, topic, per_second=400, acks="all", statistics_interval_ms=200) as stream:
+        time.sleep(1.0)
+    assert stream.unflushed == 0
+    frame = stream.frame()
+    assert 300 <= len(frame) <= 500 and frame.error.isna().all()
+    assert (frame.acked_s >= frame.sent_s).all()
+    assert len(stream.stats_frame()) >= 2
+    summary = bench.read_into(stream.ledger, cluster, topic).summary()
+    assert summary["sent"] == summary["received"] == len(frame) and summary["lost"] == summary["duplicates"] == 0
+
+
+def test_read_into_splits_by_partition(cluster, topic):
+    streams = [bench.NumberedStream(cluster, topic, per_second=200, partition=p) for p in (0, 1)]
+    for stream in streams:
+        stream.start()
+    time.sleep(0.5)
+    for stream in streams:
+        stream.stop()
+    ledgers = bench.read_into({0: streams[0].ledger, 1: streams[1].ledger}, cluster, topic)
+    for ledger in ledgers.values():
+        assert ledger.summary()["lost"] == 0 and ledger.summary()["unexpected"] == 0
+
+
+def test_create_topic_led_by(cluster3):
+    leader = int(cluster3.brokers().broker.max())
+    name = bench.create_topic_led_by(cluster3, kc.unique_name("test-led"), leader=leader, partitions=2)
+    try:
+        # any broker answers metadata; one that (re)started a moment ago may not know the topic yet: ask again
+        description = replication.wait_for(cluster3, name, lambda d: len(d) == 2, "both partitions")
+        assert (description.leader == leader).all() and all(r[0] == leader for r in description.replicas)
+    finally:
+        cluster3.delete_topic(name)
+
+
+def test_lost_responses_duplicate_without_idempotence(cluster):
+    topics = [cluster.create_topic(kc.unique_name("test-dups")) for _ in range(2)]
+    try:
+        with FaultProxy.for_cluster(cluster) as proxy:
+            plain = bench.duplicates_under_lost_responses(cluster, proxy, topics[0], idempotence=False)
+            safe = bench.duplicates_under_lost_responses(cluster, proxy, topics[1], idempotence=True)
+        assert plain.summary()["lost"] == 0 and plain.summary()["duplicates"] > 0, plain.summary()
+        assert safe.summary()["lost"] == 0 and safe.summary()["duplicates"] == 0, safe.summary()
+    finally:
+        for name in topics:
+            cluster.delete_topic(name)
