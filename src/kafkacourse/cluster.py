@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -30,6 +31,25 @@ REGISTRY_ENV = "SCHEMA_REGISTRY_URL"
 # confluent-kafka's own (Python) settings keep their underscores; every other key is librdkafka's dotted name.
 PYTHON_ONLY_KEYS = {"error_cb", "throttle_cb", "stats_cb", "oauth_cb", "on_commit", "on_delivery", "logger"}
 BIN_DIR = Path(__file__).resolve().parents[2] / "bin"  # the upstream-named tool wrappers (repo checkout)
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage())
+
+
+def quiet_logger(name: str, sink: list[str] | None = None) -> logging.Logger:
+    """A logger for a client's ``logger=`` setting that keeps its lines in `sink` instead of printing them.
+
+    >>> lines = []; producer = cluster.producer(logger=quiet_logger("p", lines))
+    """
+    logger = logging.Logger(name)  # not registered globally: gone with its client
+    logger.addHandler(_ListHandler(sink if sink is not None else []))
+    return logger
 
 
 def unique_name(prefix: str) -> str:
@@ -77,6 +97,7 @@ class Cluster:
     expected_brokers: int = 1
     stack: LocalStack | None = None
     _admin: AdminClient | None = field(default=None, repr=False)
+    admin_log: list[str] = field(default_factory=list, repr=False)
 
     @property
     def proxied_bootstrap_servers(self) -> str:
@@ -93,8 +114,10 @@ class Cluster:
         return conf
 
     def admin(self) -> AdminClient:
+        """The cluster's AdminClient (one, cached). Its connection log lines (a killed broker's "Disconnected")
+        go to ``admin_log`` instead of the notebook; failures still raise from the calls."""
         if self._admin is None:
-            self._admin = AdminClient(self.config())
+            self._admin = AdminClient(self.config(logger=quiet_logger("admin", self.admin_log)))
         return self._admin
 
     def producer(self, **overrides: Any) -> Producer:

@@ -14,7 +14,7 @@ The producer-configuration lesson (Day 2, 03) and the network-failure lesson (Da
   killing it hits them all.
 * :func:`duplicates_under_lost_responses` — swallow the broker's responses (a :class:`FaultProxy`) so the
   producer retries requests the broker already appended: duplicates unless idempotence is on.
-* :func:`quiet_logger` — a ``logger=`` for a client whose log lines should be kept, not printed.
+* :func:`quiet_logger` (from :mod:`kafkacourse.cluster`) — a ``logger=`` that keeps a client's log lines, unprinted.
 
 >>> import kafkacourse as kc
 >>> from kafkacourse import producer_bench as bench
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import random
 import shutil
 import subprocess
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
+from .cluster import quiet_logger
 from .ledger import DeliveryLedger
 
 if TYPE_CHECKING:
@@ -51,25 +51,6 @@ if TYPE_CHECKING:
 
 
 COUNTERS = ("tx", "txretries", "req_timeouts", "connects", "disconnects")
-
-
-class _ListHandler(logging.Handler):
-    def __init__(self, sink: list[str]) -> None:
-        super().__init__()
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(record.getMessage())
-
-
-def quiet_logger(name: str, sink: list[str] | None = None) -> logging.Logger:
-    """A logger for a client's ``logger=`` setting that keeps its lines in `sink` instead of printing them.
-
-    >>> lines = []; producer = cluster.producer(logger=quiet_logger("p", lines))
-    """
-    logger = logging.Logger(name)  # not registered globally: gone with its client
-    logger.addHandler(_ListHandler(sink if sink is not None else []))
-    return logger
 
 
 # -- latency, one record at a time ---------------------------------------------------------------------------

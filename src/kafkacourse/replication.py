@@ -23,7 +23,6 @@ while a broker, even the active controller, is down.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import subprocess
 import threading
@@ -36,7 +35,7 @@ import pandas as pd
 from confluent_kafka import ElectionType, KafkaException, TopicPartition
 from matplotlib.colors import ListedColormap
 
-from .cluster import Cluster
+from .cluster import Cluster, quiet_logger
 
 LEADER = "leader"
 IN_SYNC = "in-sync follower"
@@ -279,15 +278,6 @@ class Recorder:
         return self.frame().groupby("t").isr_size.min()
 
 
-class _ListHandler(logging.Handler):
-    def __init__(self, sink: list[str]) -> None:
-        super().__init__()
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(record.getMessage())
-
-
 class SteadyProducer:
     """Produces numbered records (value = "0", "1", …) at a steady pace on a background thread.
 
@@ -304,9 +294,8 @@ class SteadyProducer:
     def __init__(self, cluster: Cluster, topic: str, per_second: int = 200, batch: int = 20,
                  t0: float | None = None, **overrides: Any) -> None:
         self.log: list[str] = []  # the client's own log lines (disconnects, retries), kept instead of printed
-        logger = logging.Logger(f"steady-producer-{topic}")  # not registered globally: gone with this object
-        logger.addHandler(_ListHandler(self.log))
-        settings = {"acks": "all", "enable_idempotence": True, "linger_ms": 5, "logger": logger, **overrides}
+        settings = {"acks": "all", "enable_idempotence": True, "linger_ms": 5,
+                    "logger": quiet_logger(f"steady-producer-{topic}", self.log), **overrides}
         self.producer = cluster.producer(**settings)
         self.topic, self.batch = topic, batch
         self.pause = batch / per_second
