@@ -65,3 +65,24 @@ def test_unreachable_broker_is_a_clear_timeout(monkeypatch):
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
     with pytest.raises(TimeoutError, match="localhost:1 did not answer within 3 s.*kafkacourse doctor"):
         kc.connect(timeout=3)
+
+
+def test_messages_reads_every_partition_to_its_end_without_a_group(cluster, make_topic):
+    full, empty = make_topic(3), make_topic(2)
+    cluster.produce(full, [(f"k{i}", f"v{i}") for i in range(12)])
+    read = cluster.messages([full, empty], timeout=20)
+    assert sorted(m.value().decode() for m in read) == sorted(f"v{i}" for i in range(12))
+    assert {m.topic() for m in read} == {full}, "an empty topic ends at once"
+
+
+def test_messages_with_read_committed_skip_an_open_transaction(cluster, topic):
+    producer = cluster.producer(transactional_id=kc.unique_name("tx"))
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(topic, b"pending")
+    producer.flush(10)
+    try:
+        assert cluster.messages(topic) == [], "read_committed stops at the last stable offset"
+        assert [m.value() for m in cluster.messages(topic, isolation_level="read_uncommitted")] == [b"pending"]
+    finally:
+        producer.abort_transaction(30)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException, Producer,
-                             TopicPartition)
+from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException,
+                             Message, Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from .stack import LocalStack, StackError
@@ -309,6 +309,46 @@ class Cluster:
         finally:
             consumer.close()
         return pd.DataFrame(rows, columns=["partition", "offset", "key", "value", "timestamp"])
+
+    def messages(self, topics: str | list[str], isolation_level: str = "read_committed", timeout: float = 30.0,
+                 **overrides: Any) -> list[Message]:
+        """Every record the topics hold now, as raw confluent-kafka Messages, in partition order.
+
+        Reads each partition from its start to its end (the end-of-partition event) with partitions assigned
+        directly: no consumer group, nothing committed, no group coordinator needed (one may live on a broker
+        that just restarted). With read_committed a partition ends at its last stable offset, so records of
+        an open or aborted transaction are not returned. A TimeoutError after `timeout` s.
+
+        >>> [m.value() for m in cluster.messages(topic)]
+        """
+        names = [topics] if isinstance(topics, str) else list(topics)
+        metadata = self._metadata().topics
+        partitions = [TopicPartition(t, p, OFFSET_BEGINNING) for t in names for p in sorted(metadata[t].partitions)]
+        consumer = self.consumer(**{"enable_auto_commit": False, "enable_partition_eof": True,
+                                    "isolation_level": isolation_level,
+                                    "fetch_wait_max_ms": 50,  # at a partition's end, say so quickly
+                                    **overrides})
+        at_end: set[tuple[str, int]] = set()
+        received: list[Message] = []
+        deadline = time.monotonic() + timeout
+        try:
+            consumer.assign(partitions)
+            while len(at_end) < len(partitions):
+                if time.monotonic() > deadline:
+                    missing = sorted({(tp.topic, tp.partition) for tp in partitions} - at_end)
+                    raise TimeoutError(f"partitions {missing} not read to their end in {timeout:.0f} s")
+                msg = consumer.poll(0.2)
+                if msg is None:
+                    continue
+                if msg.error():
+                    if msg.error().code() != KafkaError._PARTITION_EOF:
+                        raise KafkaException(msg.error())
+                    at_end.add((msg.topic(), msg.partition()))
+                    continue
+                received.append(msg)
+        finally:
+            consumer.close()
+        return received
 
     # -- local stack only ------------------------------------------------------------------------------------
     def _local_stack(self) -> LocalStack:

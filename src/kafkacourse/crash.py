@@ -223,33 +223,11 @@ def read_into_ledger(cluster: "Cluster", topic: str, ledger: DeliveryLedger,
     Waits first until no transaction is open on the topic, so a read_committed reader sees everything
     committed. `extra` keyword fields become columns of the ledger's received rows.
     """
-    ends = wait_until_stable(cluster, topic, timeout)
-    starts = _list_offsets(cluster, topic, OffsetSpec.earliest())
-    consumer = cluster.consumer(enable_auto_commit=False, enable_partition_eof=True, isolation_level=isolation_level,
-                                fetch_wait_max_ms=50)
-    count = 0
-    try:
-        # Explicit start offsets: assigning OFFSET_BEGINNING would make librdkafka look them up (~0.5 s).
-        consumer.assign([TopicPartition(topic, p, starts[p]) for p in ends])
-        done = {p for p, end in ends.items() if end <= starts[p]}
-        deadline = time.monotonic() + timeout
-        while len(done) < len(ends):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic!r} not read to its end {ends} in {timeout:.0f} s")
-            msg = consumer.poll(0.2)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    raise KafkaException(msg.error())
-                if msg.offset() >= ends[msg.partition()]:
-                    done.add(msg.partition())
-                continue
-            ledger.record_received_message(msg, **extra)
-            count += 1
-    finally:
-        consumer.close()
-    return count
+    wait_until_stable(cluster, topic, timeout)
+    messages = cluster.messages(topic, isolation_level=isolation_level, timeout=timeout)
+    for msg in messages:
+        ledger.record_received_message(msg, **extra)
+    return len(messages)
 
 
 def committed_offsets(cluster: "Cluster", group_id: str, topic: str) -> dict[int, int | None]:

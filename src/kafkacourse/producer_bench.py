@@ -40,7 +40,6 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from .cluster import quiet_logger
 from .ledger import DeliveryLedger
@@ -355,33 +354,10 @@ def read_into(ledger: DeliveryLedger | dict[int, DeliveryLedger], cluster: "Clus
     >>> read_into(stream.ledger, cluster, topic).summary()
     >>> read_into({0: ledger_a, 1: ledger_b}, cluster, topic)
     """
-    from .cluster import _high_watermark
-
     ledgers = ledger if isinstance(ledger, dict) else None
-    consumer = cluster.consumer(**{"enable_auto_commit": False, **overrides})
-    deadline = time.monotonic() + timeout
-    try:
-        # assign, not subscribe: no group coordinator needed (it may live on a broker that just restarted)
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: _high_watermark(consumer, TopicPartition(topic, p)) for p in partitions}
-        todo = {p for p, end in ends.items() if end > 0}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
-        while todo:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: partitions {sorted(todo)} not read to their end in {timeout:.0f} s")
-            msg = consumer.poll(0.2)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise RuntimeError(f"consuming {topic}: {msg.error()}")
-            target = ledgers[msg.partition()] if ledgers else ledger
-            target.record_received_message(msg)  # type: ignore[union-attr]
-            if msg.offset() + 1 >= ends[msg.partition()]:
-                todo.discard(msg.partition())
-    finally:
-        consumer.close()
+    for msg in cluster.messages(topic, timeout=timeout, **overrides):
+        target = ledgers[msg.partition()] if ledgers else ledger
+        target.record_received_message(msg)  # type: ignore[union-attr]
     return ledger
 
 

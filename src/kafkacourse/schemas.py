@@ -22,7 +22,6 @@ import base64
 import functools
 import json
 import re
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -125,24 +124,11 @@ def delete_subjects(registry: SchemaRegistryClient, subjects: Iterable[str]) -> 
     return deleted
 
 
-def read_values(cluster: Any, topic: str, n: int, timeout: float = 10.0) -> list[bytes]:
-    """The raw value bytes of the first `n` records of `topic` (fewer if none arrive for `timeout` s), from a
-    fresh consumer group at the earliest offset. Unlike ``Cluster.consume`` nothing is decoded: serialized
-    payloads stay bytes, ready for a deserializer (``AvroDeserializer(registry)(value, ctx)``)."""
-    consumer = cluster.consumer(enable_auto_commit=False)
-    values: list[bytes] = []
-    try:
-        consumer.subscribe([topic])
-        idle_since = time.monotonic()
-        while len(values) < n and time.monotonic() - idle_since < timeout:
-            msg = consumer.poll(0.2)
-            if msg is None or msg.error():
-                continue
-            values.append(msg.value())
-            idle_since = time.monotonic()
-    finally:
-        consumer.close()
-    return values
+def read_values(cluster: Any, topic: str, n: int | None = None, timeout: float = 10.0) -> list[bytes]:
+    """The raw value bytes of `topic`'s records (the first `n` if given), read to the topic's end with
+    ``Cluster.messages``. Unlike ``Cluster.consume`` nothing is decoded: serialized payloads stay bytes,
+    ready for a deserializer (``AvroDeserializer(registry)(value, ctx)``)."""
+    return [msg.value() for msg in cluster.messages(topic, timeout=timeout)][:n]
 
 
 # -- Protobuf --------------------------------------------------------------------------------------------------
