@@ -50,3 +50,11 @@ def test_perf_tools_start(tool):
 def test_unknown_tool_is_refused():
     out = subprocess.run(["python", "-m", "kafkacourse.tools", "kafka-nonsense.sh"], capture_output=True, text=True)
     assert out.returncode != 0 and "unknown tool 'kafka-nonsense.sh'" in out.stderr
+
+
+def test_cli_passes_unknown_options_to_pytest_and_refuses_them_elsewhere():
+    from kafkacourse import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["status", "--bogus"])
+    assert cli.main(["test", "--collect-only", "-q", "tests/test_toc.py"]) == 0

@@ -171,7 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("rest", nargs=argparse.REMAINDER, help=f"passed on to {what}")
         p.set_defaults(run=run)
 
-    args = parser.parse_args(argv)
+    # open and test pass every argument they do not know on to JupyterLab / pytest (`test -x --durations=5`)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if args.command not in ("open", "test"):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.rest = unknown + args.rest
     try:
         return args.run(args)
     except StackError as exc:
