@@ -117,6 +117,8 @@ def cmd_toc(args: argparse.Namespace) -> int:
 def cmd_open(args: argparse.Namespace) -> int:
     LocalStack(1).up()
     command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={REPO}", *args.rest]
+    if os.geteuid() == 0 and "--allow-root" not in command:  # containers and cloud shells often run as root
+        command.append("--allow-root")
     print("Opening JupyterLab; the stack keeps running after it closes (`kafkacourse down` stops it).")
     os.execve(command[0], command, course_env())
     return 0  # not reached
