@@ -44,8 +44,9 @@ def _maven() -> Finding:
     if runtime.jars_ready():
         return Finding("Kafka jars", True, f"cached in {runtime.kafka_libs().parent.parent}")
     mvn = shutil.which("mvn")
-    return Finding("Kafka jars", bool(mvn), f"not resolved yet; Maven: {mvn or 'missing'}",
-                   "run `kafkacourse up` (resolves them once)" if mvn else runtime.INSTALL_MAVEN_HINT)
+    if mvn:
+        return Finding("Kafka jars", True, f"not resolved yet; `kafkacourse up` resolves them once with {mvn}")
+    return Finding("Kafka jars", False, "not resolved yet, and Maven is missing", runtime.INSTALL_MAVEN_HINT)
 
 
 def _client() -> list[Finding]:
