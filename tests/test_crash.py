@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import kafkacourse as kc
-from kafkacourse.crash import (CrashingProcessor, committed_offsets, crash_table, read_into_ledger,
+from kafkacourse.instruments.crash import (CrashingProcessor, committed_offsets, crash_table, read_into_ledger,
                                run_crash_experiment)
-from kafkacourse.ledger import DeliveryLedger
+from kafkacourse.instruments.ledger import DeliveryLedger
 
 # 30 records, batches of 5, crash after 12 processed: two batches (10 records) were fully handled before.
 

@@ -34,11 +34,11 @@ import pandas as pd
 from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from .cluster import unique_name
+from ..cluster import unique_name
 from .ledger import DeliveryLedger, decode_value, encode_value
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from ..cluster import Cluster
 
 Mode = Literal["at-most-once", "at-least-once", "exactly-once"]
 MODES: tuple[str, ...] = ("at-most-once", "at-least-once", "exactly-once")

@@ -21,10 +21,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .stack import LocalStack, StackError, running_stacks
-from .stack.local import TOPOLOGIES
+from ..stack import LocalStack, StackError, running_stacks
+from ..stack.local import TOPOLOGIES
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def course_env() -> dict[str, str]:

@@ -37,7 +37,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro.read import SchemaResolutionError
 from fastavro.utils import generate_many
 
-from .cluster import unique_name
+from ..cluster import unique_name
 
 MODES = ("BACKWARD", "FORWARD", "FULL", "BACKWARD_TRANSITIVE", "FORWARD_TRANSITIVE", "FULL_TRANSITIVE")
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .stack import LocalStack, runtime
-from .stack.errors import JavaNotFoundError
-from .stack.local import REGISTRY_PORT, SILENT, TOPOLOGIES, processes
+from ..stack import LocalStack, runtime
+from ..stack.errors import JavaNotFoundError
+from ..stack.local import REGISTRY_PORT, SILENT, TOPOLOGIES, processes
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ The producer-configuration lesson (Day 2, 03) and the network-failure lesson (Da
 * :func:`quiet_logger` (from :mod:`kafkacourse.cluster`) — a ``logger=`` that keeps a client's log lines, unprinted.
 
 >>> import kafkacourse as kc
->>> from kafkacourse import producer_bench as bench
+>>> from kafkacourse.instruments import producers as bench
 >>> cluster = kc.connect()
 >>> topic = cluster.create_topic(kc.unique_name("bench"))
 >>> bench.round_trips(cluster, topic, n=200, acks="all").latency_ms.median()
@@ -41,11 +41,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .cluster import quiet_logger
+from ..cluster import quiet_logger
 from .ledger import DeliveryLedger
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from ..cluster import Cluster
     from .faults import FaultProxy
 
 

@@ -1,4 +1,4 @@
-"""kafkacourse.producer_bench: latency, throughput, disk bytes and delivery ledgers on the live brokers."""
+"""kafkacourse.instruments.producers: latency, throughput, disk bytes and delivery ledgers on the live brokers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 import time
 
 import kafkacourse as kc
-from kafkacourse import producer_bench as bench
-from kafkacourse import replication
-from kafkacourse.faults import FaultProxy
+from kafkacourse.instruments import producers as bench
+from kafkacourse.instruments import replication
+from kafkacourse.instruments.faults import FaultProxy
 
 
 def test_round_trips_one_row_per_record(cluster, topic):
