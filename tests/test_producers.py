@@ -7,6 +7,7 @@ import time
 
 import kafkacourse as kc
 from kafkacourse.instruments import producers as bench
+from kafkacourse.instruments.ledger import read_into
 from kafkacourse.instruments import replication
 from kafkacourse.instruments.faults import FaultProxy
 
@@ -61,7 +62,7 @@ def test_numbered_stream_reads_back_whole(cluster, topic):
     assert 300 <= len(frame) <= 500 and frame.error.isna().all()
     assert (frame.acked_s >= frame.sent_s).all()
     assert len(stream.stats_frame()) >= 2
-    summary = bench.read_into(stream.ledger, cluster, topic).summary()
+    summary = read_into(stream.ledger, cluster, topic).summary()
     assert summary["sent"] == summary["received"] == len(frame) and summary["lost"] == summary["duplicates"] == 0
 
 
@@ -72,7 +73,7 @@ def test_read_into_splits_by_partition(cluster, topic):
     time.sleep(0.5)
     for stream in streams:
         stream.stop()
-    ledgers = bench.read_into({0: streams[0].ledger, 1: streams[1].ledger}, cluster, topic)
+    ledgers = read_into({0: streams[0].ledger, 1: streams[1].ledger}, cluster, topic)
     for ledger in ledgers.values():
         assert ledger.summary()["lost"] == 0 and ledger.summary()["unexpected"] == 0
 
