@@ -104,3 +104,16 @@ def test_up_down_status_iterate_the_profiles_services(scratch_home, port_offset)
         stack.down(progress=lambda _msg: None)
     assert not any(svc.running() for svc in stack.services())
     assert (scratch_home / "registry").exists() and stack.root.exists(), "down keeps every service's data"
+
+
+def test_the_dr_profile_is_a_second_independent_cluster(cluster):
+    dr = kc.connect(profile="dr")
+    assert dr.bootstrap_servers == profiles.get("dr").bootstrap_servers != cluster.bootstrap_servers
+    ids = {c.bootstrap_servers: c.admin().describe_cluster(request_timeout=10).result().cluster_id for c in (cluster, dr)}
+    assert len(set(ids.values())) == 2, f"two clusters, two cluster ids: {ids}"
+    topic = dr.create_topic(kc.unique_name("test-dr"))
+    try:
+        assert topic in dr.topics() and topic not in cluster.topics()
+        assert dr.produce(topic, ["replicated later by MirrorMaker 2"]).error.isna().all()
+    finally:
+        dr.delete_topic(topic)
