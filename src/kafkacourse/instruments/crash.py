@@ -101,7 +101,7 @@ class CrashingProcessor:
         consumer = self.cluster.consumer(self.group_id, enable_auto_commit=False, enable_partition_eof=True,
                                          isolation_level="read_committed", fetch_wait_max_ms=50,
                                          error_cb=self._on_error, logger=self.log)
-        partitions = len(self.cluster._topic_metadata(self.input_topic).partitions)
+        partitions = len(self.cluster._partitions(self.input_topic))
         try:
             if exactly_once:
                 # Registers the transactional.id, fences an older producer with the same id and aborts the
