@@ -66,7 +66,7 @@ def test_error_headers_keep_the_original_coordinates_through_every_retry():
 
 
 def test_router_gate_and_replay_on_the_live_broker(cluster):
-    route = RetryRoute(kc.unique_name("test-route"), delays=(1,))
+    route = RetryRoute(kc.unique_name("test-route"), delays=(3,))
     route.create(cluster, partitions=1)
     try:
         cluster.produce(route.base, [("a", "one"), ("b", "two")])
@@ -95,7 +95,7 @@ def test_router_gate_and_replay_on_the_live_broker(cluster):
                     if gate.due(msg):
                         seen.append(time.time())
             assert seen and seen[0] >= due_at, "processed only once due"
-            assert gate.pauses >= 1 or due_at <= time.time() - 1, "held back while not due" 
+            assert gate.pauses >= 1, "polled before it was due: held back (paused), not processed"
         finally:
             consumer.close()
 
