@@ -78,6 +78,7 @@ class ScenarioResult:
     retry: list[dict[str, Any]] = field(default_factory=list)
     lag: dict[str, dict[int, int]] = field(default_factory=dict)
     error: str | None = None                                   # why the scenario could not finish
+    seconds: dict[str, float] = field(default_factory=dict)    # how long each phase took
     log: str = ""
 
     def expected(self) -> dict[str, int]:
@@ -253,10 +254,13 @@ class InventoryLab:
             self.process.start()
             result.starts = 1
             bar.update()
+            started = time.monotonic()
             self._drain(result, timeout, restart_on_crash=True)
+            result.seconds["orders and crash points"] = time.monotonic() - started
             bar.update()
 
             # phase 2: the stock table is locked while lamp orders arrive
+            started = time.monotonic()
             with stock.locked(config["db_path"]):
                 lamp = [self._serialized([("lamp", rng.randint(1, 2))], result) for _ in range(6)]
                 result.lamp_orders = set(self._produce(result.topic, lamp))
@@ -268,9 +272,11 @@ class InventoryLab:
                     time.sleep(0.1)
             bar.update()
             self._drain(result, timeout)
+            result.seconds["locked stock"] = time.monotonic() - started
             bar.update()
 
             # phase 3: a SIGKILL from outside at a random moment
+            started = time.monotonic()
             before = stock.levels(config["db_path"])
             ordered_before = sum(result.ordered[s] for s in ("pen", "cup"))
             batch = [self._serialized([(rng.choice(["pen", "cup"]), rng.randint(1, 3))], result) for _ in range(80)]
@@ -289,7 +295,10 @@ class InventoryLab:
             result.starts += 1
             bar.update()
             self._drain(result, timeout)
+            result.seconds["random kill"] = time.monotonic() - started
+            started = time.monotonic()
             self.process.terminate(timeout=20)
+            result.seconds["SIGTERM"] = time.monotonic() - started
             bar.update()
         except _ScenarioStopped as stop:
             result.error = str(stop)

@@ -27,10 +27,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-import pandas as pd
 from confluent_kafka import KafkaException, TopicPartition
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..cluster import Cluster
 
 ERROR = "error."
@@ -244,8 +245,10 @@ class DelayGate:
 
 
 # -- reading and replaying the DLQ -------------------------------------------------------------------------------
-def dlq_records(cluster: "Cluster", dlq: str, timeout: float = 30.0) -> pd.DataFrame:
+def dlq_records(cluster: "Cluster", dlq: str, timeout: float = 30.0) -> "pd.DataFrame":
     """Every record the DLQ holds: partition, offset, key, value, then one column per header (``error.*``)."""
+    import pandas as pd  # here, not at import: consumer services import this module and never need pandas
+
     rows = []
     for msg in cluster.messages(dlq, timeout=timeout):
         rows.append({"partition": msg.partition(), "offset": msg.offset(), "key": _text(msg.key()),
@@ -256,7 +259,7 @@ def dlq_records(cluster: "Cluster", dlq: str, timeout: float = 30.0) -> pd.DataF
 
 
 def replay(cluster: "Cluster", dlq: str, group: str, where: Callable[[dict[str, str]], bool] | None = None,
-           timeout: float = 30.0) -> pd.DataFrame:
+           timeout: float = 30.0) -> "pd.DataFrame":
     """Write the DLQ's records back to their original topic, each once: the replay tool.
 
     Reads `dlq` in consumer group `group` from its committed offsets to the end, produces every record
@@ -267,6 +270,8 @@ def replay(cluster: "Cluster", dlq: str, group: str, where: Callable[[dict[str, 
 
     >>> replay(cluster, route.dlq, "replayer", where=lambda h: h["error.reason"] != "malformed")
     """
+    import pandas as pd
+
     ends = cluster.end_offsets(dlq)
     consumer = cluster.consumer(group, enable_auto_commit=False)
     producer = cluster.producer(acks="all", enable_idempotence=True)
