@@ -110,3 +110,12 @@ def test_router_gate_and_replay_on_the_live_broker(cluster):
         assert wait_until_consumed(cluster, group, [route.dlq], timeout=5) >= 0
     finally:
         route.delete(cluster)
+
+
+def test_a_consumer_service_importing_this_module_does_not_pay_for_pandas_or_matplotlib():
+    import subprocess
+    import sys
+
+    probe = "import sys, kafkacourse.instruments.retry; print('pandas' in sys.modules, 'matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "False"], out

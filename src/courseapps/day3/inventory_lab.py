@@ -74,6 +74,7 @@ class ScenarioResult:
     fired: list[str] = field(default_factory=list)            # crash kinds that fired
     starts: int = 0
     external_kill: bool = False
+    killed_after: tuple[int, int] | None = None                # (units applied, units ordered) in phase 3 at the kill
     dlq: list[dict[str, Any]] = field(default_factory=list)   # per DLQ record: its headers + partition/offset
     retry: list[dict[str, Any]] = field(default_factory=list)
     lag: dict[str, dict[int, int]] = field(default_factory=dict)
@@ -170,6 +171,7 @@ class InventoryLab:
             if not isinstance(raised, stock.UnknownProduct):
                 return (f"an order with the unknown sku 'unicorn' {'raised ' + type(raised).__name__ if raised else 'raised nothing'}"
                         ": apply_order should raise UnknownProduct (look at what UPDATE tells you about the rows it changed)")
+            db.commit()  # what the next order's transaction would do with anything left pending
             if stock.levels(scratch)["mug"] != 8:
                 return ("an order for 1 mug and 1 unknown sku still took the mug off the shelf: an order is applied "
                         "with all its lines or not at all (what makes several statements one unit in SQLite?)")
@@ -290,6 +292,8 @@ class InventoryLab:
                     break
                 time.sleep(0.03)
             self.process.kill()
+            now = stock.levels(config["db_path"])
+            result.killed_after = (sum(before[s] - now[s] for s in ("pen", "cup")), units)
             result.external_kill = True
             self.process.restart()
             result.starts += 1
