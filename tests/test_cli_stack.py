@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kafkacourse import cli
+from kafkacourse.course import cli
 from kafkacourse.stack import LocalStack
 
 

@@ -19,16 +19,22 @@ The tree is the table of contents:
 * ``plots/`` — every chart;
 * ``course/`` — the CLI, the doctor, the lab generator and checks, the table of contents, tool wrappers.
 
-Importing this package starts nothing and changes no setting.
+Importing this package starts nothing, changes no setting, and imports the names above only when first used.
 """
 
-from .plots.live import LiveChart
-from .cluster import Cluster, unique_name
-from .connection import connect
-from .course.doctor import doctor
-from .course.labs import LabCheckFailed, check
-from .server import BackgroundServer, serve
-from .stack import LocalStack, StackError
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# name -> the module that defines it; imported on first use, so `import kafkacourse.instruments.retry` in a
+# consumer service does not pay for pandas, matplotlib and the stack (PEP 562 module __getattr__).
+_PUBLIC = {
+    "connect": ".connection", "Cluster": ".cluster", "unique_name": ".cluster",
+    "serve": ".server", "BackgroundServer": ".server",
+    "LiveChart": ".plots.live",
+    "check": ".course.labs", "LabCheckFailed": ".course.labs",
+    "doctor": ".course.doctor",
+    "LocalStack": ".stack", "StackError": ".stack",
+}
 
 __all__ = [
     "connect", "Cluster", "unique_name",
@@ -38,3 +44,29 @@ __all__ = [
     "doctor",
     "LocalStack", "StackError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        value = getattr(import_module(_PUBLIC[name], __name__), name)
+    else:
+        try:  # a submodule: `kafkacourse.cluster`, `kafkacourse.instruments`, …
+            value = import_module(f".{name}", __name__)
+        except ModuleNotFoundError:
+            raise AttributeError(f"module 'kafkacourse' has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .cluster import Cluster, unique_name
+    from .connection import connect
+    from .course.doctor import doctor
+    from .course.labs import LabCheckFailed, check
+    from .plots.live import LiveChart
+    from .server import BackgroundServer, serve
+    from .stack import LocalStack, StackError
