@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import OffsetSpec
 
 from ..cluster import unique_name
 from .ledger import DeliveryLedger, decode_value, encode_value
+from .offsets import list_offsets
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -196,18 +196,12 @@ def _next_offsets(batch: list[Any]) -> list[TopicPartition]:
 
 
 # -- reading the result --------------------------------------------------------------------------------------
-def _list_offsets(cluster: "Cluster", topic: str, spec: Any, level: Any = IsolationLevel.READ_UNCOMMITTED) -> dict[int, int]:
-    parts = [TopicPartition(topic, p) for p in cluster._metadata().topics[topic].partitions]
-    futures = cluster.admin().list_offsets({tp: spec for tp in parts}, isolation_level=level, request_timeout=10)
-    return {tp.partition: future.result().offset for tp, future in futures.items()}
-
-
 def wait_until_stable(cluster: "Cluster", topic: str, timeout: float = 30.0) -> dict[int, int]:
     """Wait until no transaction is open on `topic` (last stable offset = end offset); returns the end offsets."""
     deadline = time.monotonic() + timeout
     while True:
-        stable = _list_offsets(cluster, topic, OffsetSpec.latest(), IsolationLevel.READ_COMMITTED)
-        ends = _list_offsets(cluster, topic, OffsetSpec.latest(), IsolationLevel.READ_UNCOMMITTED)
+        stable = list_offsets(cluster, topic, level=IsolationLevel.READ_COMMITTED)
+        ends = list_offsets(cluster, topic, level=IsolationLevel.READ_UNCOMMITTED)
         if stable == ends:
             return ends
         if time.monotonic() > deadline:
