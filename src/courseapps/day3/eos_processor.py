@@ -12,7 +12,8 @@ Lines it prints: ``ready (transactional.id T)`` after ``init_transactions()`` (w
 with the same id and aborts the transaction it left open), ``assigned [0]``, ``committed <n> records``
 per transaction, ``caught up <n>`` when every partition is read to its end. ``--stall-at OFFSET``: mid-batch,
 after the outputs up to that input offset are *flushed to the broker* inside the open transaction, it prints
-``in transaction at offset <offset>`` and sleeps ``--stall-seconds`` before going on. A producer that was
+``in transaction at offset <offset>`` and sleeps ``--stall-seconds`` before going on (or until it is
+resumed with SIGCONT after a SIGSTOP, like a process waking from a long pause). A producer that was
 fenced meanwhile prints ``fenced: <error name>: <reason>`` and exits with code 3. SIGTERM: finish the batch
 in hand, close, print ``stopped``.
 """
@@ -62,6 +63,9 @@ def run(bootstrap_servers: str, input_topic: str, output_topic: str, group: str,
     assigned: set[int] = set()
     at_end: set[int] = set()
     committed, reported = 0, False
+    resumed = threading.Event()     # set by SIGCONT: a paused process carries on where it was
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGCONT, lambda *_: resumed.set())
 
     def on_assign(_c: Consumer, partitions: list[TopicPartition]) -> None:
         assigned.update(p.partition for p in partitions)
@@ -97,7 +101,7 @@ def run(bootstrap_servers: str, input_topic: str, output_topic: str, group: str,
                     if msg.offset() == stall_at:
                         producer.flush(30)    # the outputs so far are in the output log, uncommitted
                         say(f"in transaction at offset {msg.offset()}")
-                        time.sleep(stall_seconds)
+                        resumed.wait(stall_seconds)
                 offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
                 producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
                 producer.commit_transaction(30)

@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from confluent_kafka import IsolationLevel, TopicPartition
+from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 if TYPE_CHECKING:
@@ -129,9 +129,43 @@ class OffsetTimeline:
         frame = self.frame().query("partition == @partition")
         ax.step(frame.t, frame.high_watermark, where="post", label="high watermark (read_uncommitted end)")
         ax.step(frame.t, frame.last_stable, where="post", label="last stable offset (read_committed end)")
-        for t, label in self.marks:
+        for i, (t, label) in enumerate(self.marks):   # labels on three staggered rows, so close marks stay legible
             ax.axvline(t, color="grey", linestyle="--", linewidth=1)
-            ax.annotate(label, (t, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
+            ax.annotate(label, (t, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12 - 11 * (i % 3)),
                         textcoords="offset points", fontsize=8, color="dimgrey")
         ax.set(xlabel="seconds", ylabel="offset")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="center right")
+
+
+def read_as_group(cluster: "Cluster", group: str, topic: str, isolation_level: str = "read_committed",
+                  timeout: float = 30.0) -> int:
+    """Read `topic` as a member of `group`, from its committed offsets (the earliest where it has none) to the
+    end a reader with `isolation_level` can reach, then commit the positions reached; returns records read.
+
+    The end is the high watermark for ``read_uncommitted`` and the LSO for ``read_committed``; the committed
+    position is the consumer's next fetch offset (past any transaction markers it has read over).
+    """
+    consumer = cluster.consumer(group, enable_auto_commit=False, enable_partition_eof=True,
+                                isolation_level=isolation_level, fetch_wait_max_ms=50)
+    read, at_end = 0, set()
+    try:
+        partitions = len(cluster._metadata().topics[topic].partitions)
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + timeout
+        while len(at_end) < partitions:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{group!r} did not reach the end of {topic!r} in {timeout:.0f} s")
+            msg = consumer.poll(0.2)
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(msg.error())
+                at_end.add(msg.partition())
+                continue
+            at_end.discard(msg.partition())
+            read += 1
+        consumer.commit(offsets=consumer.position(consumer.assignment()), asynchronous=False)
+    finally:
+        consumer.close()
+    return read
