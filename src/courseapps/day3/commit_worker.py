@@ -39,18 +39,15 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
+from .consuming import BatchReader, say
 from .ledger_values import record_id
 
 
 STRATEGIES = ("auto", "auto-store-after", "sync-per-record", "async-per-record",
               "sync-per-batch", "async-per-batch", "on-revoke")
 BATCHED = {"sync-per-batch", "async-per-batch", "on-revoke"}
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
 
 
 def consumer_config(bootstrap_servers: str, group: str, strategy: str, auto_commit_interval_ms: int,
@@ -81,14 +78,12 @@ def run(config: dict[str, Any], topic: str, strategy: str, sink_path: str, batch
     consumer = Consumer(config)
     size = batch if strategy in BATCHED else 1
     done: dict[tuple[str, int], int] = {}       # (topic, partition) -> next offset after the last processed record
-    assigned: set[int] = set()
-    at_end: set[int] = set()
+    reader = BatchReader(consumer)
     processed, first_at, last_at = 0, None, None
-    reported = False                            # "caught up" said since the last record processed
 
     def on_assign(_c: Consumer, partitions: list[TopicPartition]) -> None:
-        assigned.update(p.partition for p in partitions)
-        say(f"assigned {sorted(assigned)}")
+        reader.assigned(partitions)
+        say(f"assigned {sorted(reader.partitions)}")
 
     def on_revoke(c: Consumer, partitions: list[TopicPartition]) -> None:
         mine = [TopicPartition(p.topic, p.partition, done[(p.topic, p.partition)])
@@ -96,7 +91,7 @@ def run(config: dict[str, Any], topic: str, strategy: str, sink_path: str, batch
         if strategy == "on-revoke" and mine:
             c.commit(offsets=mine, asynchronous=False)
             say(f"revoked: committed {[(tp.partition, tp.offset) for tp in mine]}")
-        assigned.difference_update(p.partition for p in partitions)
+        reader.revoked(partitions)
 
     def commit_done(asynchronous: bool) -> None:
         if done:
@@ -107,19 +102,7 @@ def run(config: dict[str, Any], topic: str, strategy: str, sink_path: str, batch
         consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
         with open(sink_path, "a", buffering=1) as sink:  # line-buffered: one write() per processed record
             while not stop.is_set():
-                messages = []
-                idle_until = time.monotonic() + 0.2
-                while len(messages) < size and not stop.is_set() and time.monotonic() < idle_until:
-                    for msg in consumer.consume(num_messages=size - len(messages), timeout=0.1):
-                        if msg.error():
-                            if msg.error().code() != KafkaError._PARTITION_EOF:
-                                raise KafkaException(msg.error())
-                            at_end.add(msg.partition())
-                        else:
-                            at_end.discard(msg.partition())
-                            messages.append(msg)
-                    if assigned and at_end >= assigned:
-                        break                      # nothing more to wait for: process what we have
+                messages = reader.next_batch(size, stop)
                 for msg in messages:
                     if msg.offset() == stall_at:
                         say(f"processing {record_id(msg.value())} at offset {msg.offset()}")
@@ -143,11 +126,9 @@ def run(config: dict[str, Any], topic: str, strategy: str, sink_path: str, batch
                     break
                 if messages and strategy in BATCHED:
                     commit_done(asynchronous=strategy != "sync-per-batch")
-                reported = reported and not messages
-                if not reported and assigned and at_end >= assigned:
+                if reader.newly_caught_up(messages):
                     say(f"throughput {processed} {(last_at or 0) - (first_at or 0):.4f}")
                     say(f"caught up {processed}")
-                    reported = True
     finally:
         consumer.close()   # with auto-commit on, commits the stored offsets; calls on_revoke
     say("stopped")

@@ -34,8 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from .consuming import BatchReader, say
 from .ledger_values import record_id
 
 
@@ -46,32 +47,21 @@ CREATE TABLE IF NOT EXISTS processed (id INTEGER PRIMARY KEY);
 """
 
 
-def say(line: str) -> None:
-    print(line, flush=True)
-
-
 def read_state_topic(bootstrap_servers: str, topic: str, timeout: float = 30.0) -> set[int]:
     """Every id (record key) the compacted state topic holds, read from its beginning to its end."""
     consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "unused-state-reader",
                          "enable.auto.commit": False, "enable.partition.eof": True})
-    ids: set[int] = set()
+    reader, ids = BatchReader(consumer), set()
     try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        at_end: set[int] = set()
+        partitions = [TopicPartition(topic, p, OFFSET_BEGINNING)
+                      for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions]
+        consumer.assign(partitions)
+        reader.assigned(partitions)
         deadline = time.monotonic() + timeout
-        while len(at_end) < len(partitions):
+        while not reader.at_end_of_all:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"state topic {topic!r} not read to its end in {timeout:.0f} s")
-            msg = consumer.poll(0.2)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    raise KafkaException(msg.error())
-                at_end.add(msg.partition())
-                continue
-            ids.add(int(msg.key()))
+            ids.update(int(msg.key()) for msg in reader.next_batch(500))
     finally:
         consumer.close()
     return ids
@@ -101,13 +91,12 @@ def run(bootstrap_servers: str, topic: str, group: str, db_path: str | Path, sto
     if instance_id:
         config["group.instance.id"] = instance_id
     consumer = Consumer(config)
-    assigned: set[int] = set()
-    at_end: set[int] = set()
-    applied, skipped, reported = 0, 0, False
+    reader = BatchReader(consumer)
+    applied, skipped = 0, 0
 
     def on_assign(_c: Consumer, partitions: list[TopicPartition]) -> None:
-        assigned.update(p.partition for p in partitions)
-        say(f"assigned {sorted(assigned)}")
+        reader.assigned(partitions)
+        say(f"assigned {sorted(reader.partitions)}")
 
     def apply(rid: int, offset: int) -> bool:
         """Apply the effect unless the store says it was applied; True if applied."""
@@ -131,21 +120,9 @@ def run(bootstrap_servers: str, topic: str, group: str, db_path: str | Path, sto
         return True
 
     try:
-        consumer.subscribe([topic], on_assign=on_assign)
+        consumer.subscribe([topic], on_assign=on_assign, on_revoke=lambda _c, ps: reader.revoked(ps))
         while not stop.is_set():
-            messages = []
-            idle_until = time.monotonic() + 0.2
-            while len(messages) < batch and time.monotonic() < idle_until and not stop.is_set():
-                for msg in consumer.consume(num_messages=batch - len(messages), timeout=0.1):
-                    if msg.error():
-                        if msg.error().code() != KafkaError._PARTITION_EOF:
-                            raise KafkaException(msg.error())
-                        at_end.add(msg.partition())
-                    else:
-                        at_end.discard(msg.partition())
-                        messages.append(msg)
-                if assigned and at_end >= assigned:
-                    break
+            messages = reader.next_batch(batch, stop)
             for msg in messages:
                 rid = record_id(msg.value())
                 if msg.offset() == stall_at:
@@ -158,10 +135,8 @@ def run(bootstrap_servers: str, topic: str, group: str, db_path: str | Path, sto
                     skipped += 1
             if messages:
                 consumer.commit(asynchronous=False)  # the offsets stored as poll/consume handed them over
-                reported = False
-            if not reported and assigned and at_end >= assigned:
+            if reader.newly_caught_up(messages):
                 say(f"caught up applied={applied} skipped={skipped}")
-                reported = True
     finally:
         consumer.close()
         if state is not None:

@@ -26,8 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from .consuming import BatchReader, say
 from .ledger_values import record_id
 
 
@@ -37,10 +38,6 @@ CREATE TABLE IF NOT EXISTS results (id INTEGER NOT NULL, partition INTEGER NOT N
 CREATE TABLE IF NOT EXISTS kafka_offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL,
                                           next_offset INTEGER NOT NULL, PRIMARY KEY (topic, partition));
 """
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
 
 
 def open_db(path: str | Path) -> sqlite3.Connection:
@@ -67,37 +64,21 @@ def run(bootstrap_servers: str, topic: str, group: str, db_path: str | Path, *, 
         config["group.instance.id"] = instance_id
     db = open_db(db_path)
     consumer = Consumer(config)
-    assigned: set[int] = set()
-    at_end: set[int] = set()
-    inserted, committed, reported = 0, 0, False
+    reader = BatchReader(consumer)
+    inserted, committed = 0, 0
 
     def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
         stored = stored_offsets(db, topic)
         for tp in partitions:
             tp.offset = stored.get(tp.partition, OFFSET_BEGINNING)
         c.assign(partitions)             # start each partition where the database says
-        assigned.update(tp.partition for tp in partitions)
+        reader.assigned(partitions)
         say("assigned " + str({tp.partition: stored.get(tp.partition, "beginning") for tp in partitions}))
 
-    def on_revoke(_c: Consumer, partitions: list[TopicPartition]) -> None:
-        assigned.difference_update(tp.partition for tp in partitions)
-
     try:
-        consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+        consumer.subscribe([topic], on_assign=on_assign, on_revoke=lambda _c, ps: reader.revoked(ps))
         while not stop.is_set():
-            messages = []
-            idle_until = time.monotonic() + 0.2
-            while len(messages) < batch and time.monotonic() < idle_until and not stop.is_set():
-                for msg in consumer.consume(num_messages=batch - len(messages), timeout=0.1):
-                    if msg.error():
-                        if msg.error().code() != KafkaError._PARTITION_EOF:
-                            raise KafkaException(msg.error())
-                        at_end.add(msg.partition())
-                    else:
-                        at_end.discard(msg.partition())
-                        messages.append(msg)
-                if assigned and at_end >= assigned:
-                    break
+            messages = reader.next_batch(batch, stop)
             if messages:
                 next_offsets: dict[int, int] = {}
                 db.execute("BEGIN IMMEDIATE")
@@ -115,11 +96,9 @@ def run(bootstrap_servers: str, topic: str, group: str, db_path: str | Path, *, 
                                [(topic, p, o) for p, o in next_offsets.items()])
                 db.execute("COMMIT")         # the rows and the offsets, together
                 committed += len(messages)
-                reported = False
                 say(f"committed {committed} rows")
-            if not reported and assigned and at_end >= assigned:
+            if reader.newly_caught_up(messages):
                 say(f"caught up {committed}")
-                reported = True
     finally:
         consumer.close()
         db.close()

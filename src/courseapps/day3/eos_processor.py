@@ -24,21 +24,17 @@ import argparse
 import signal
 import sys
 import threading
-import time
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from .consuming import BatchReader, say
 from .ledger_values import with_fields
 
 
 FENCED_EXIT = 3
 FENCING_ERRORS = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH,
                   KafkaError.FENCED_INSTANCE_ID, KafkaError.UNKNOWN_MEMBER_ID}
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
 
 
 def transform(value: bytes, name: str) -> bytes:
@@ -60,38 +56,22 @@ def run(bootstrap_servers: str, input_topic: str, output_topic: str, group: str,
     producer = Producer({"bootstrap.servers": bootstrap_servers, "transactional.id": transactional_id,
                          "transaction.timeout.ms": transaction_timeout_ms, "linger.ms": 5})
     consumer = Consumer(consumer_config)
-    assigned: set[int] = set()
-    at_end: set[int] = set()
-    committed, reported = 0, False
+    reader = BatchReader(consumer)
+    committed = 0
     resumed = threading.Event()     # set by SIGCONT: a paused process carries on where it was
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGCONT, lambda *_: resumed.set())
 
     def on_assign(_c: Consumer, partitions: list[TopicPartition]) -> None:
-        assigned.update(p.partition for p in partitions)
-        say(f"assigned {sorted(assigned)}")
-
-    def on_revoke(_c: Consumer, partitions: list[TopicPartition]) -> None:
-        assigned.difference_update(p.partition for p in partitions)
+        reader.assigned(partitions)
+        say(f"assigned {sorted(reader.partitions)}")
 
     try:
         producer.init_transactions(60)
         say(f"ready (transactional.id {transactional_id})")
-        consumer.subscribe([input_topic], on_assign=on_assign, on_revoke=on_revoke)
+        consumer.subscribe([input_topic], on_assign=on_assign, on_revoke=lambda _c, ps: reader.revoked(ps))
         while not stop.is_set():
-            messages = []
-            idle_until = time.monotonic() + 0.2
-            while len(messages) < batch and time.monotonic() < idle_until and not stop.is_set():
-                for msg in consumer.consume(num_messages=batch - len(messages), timeout=0.1):
-                    if msg.error():
-                        if msg.error().code() != KafkaError._PARTITION_EOF:
-                            raise KafkaException(msg.error())
-                        at_end.add(msg.partition())
-                    else:
-                        at_end.discard(msg.partition())
-                        messages.append(msg)
-                if assigned and at_end >= assigned:
-                    break
+            messages = reader.next_batch(batch, stop)
             if messages:
                 producer.begin_transaction()
                 next_offsets: dict[tuple[str, int], int] = {}
@@ -106,11 +86,9 @@ def run(bootstrap_servers: str, input_topic: str, output_topic: str, group: str,
                 producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
                 producer.commit_transaction(30)
                 committed += len(messages)
-                reported = False
                 say(f"committed {committed} records")
-            if not reported and assigned and at_end >= assigned:
+            if reader.newly_caught_up(messages):
                 say(f"caught up {committed}")
-                reported = True
     except KafkaException as exc:
         error = exc.args[0]
         if error.code() in FENCING_ERRORS or error.fatal():
