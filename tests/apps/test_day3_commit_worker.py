@@ -47,8 +47,13 @@ def test_settings_per_strategy():
 
 def test_auto_commit_commits_the_record_being_processed_and_a_kill_loses_it(cluster, topic, tmp_path):
     group, sink = kc.unique_name("test-auto"), tmp_path / "sink.txt"
-    first = worker(cluster, topic, group, "auto", sink, tmp_path, "--stall-at", 12).start()
+    go = tmp_path / "go"
+    first = worker(cluster, topic, group, "auto", sink, tmp_path, "--stall-at", 12, "--go-file", go).start()
     try:
+        first.wait_for("waiting for", timeout=60)
+        time.sleep(0.5)
+        assert not sink.exists() and committed(cluster, group, topic) is None, "it waits for its go file"
+        go.touch()
         first.wait_for("processing 12 at offset 12", timeout=60)
         time.sleep(1.0)                              # five auto-commit intervals
         assert committed(cluster, group, topic) == 13 and 12 not in sink_ids(sink)

@@ -26,7 +26,8 @@ records, first to last processed) and ``caught up <records>`` each time every pa
 with ``--stall-at OFFSET``, ``processing <id> at offset <offset>`` when it starts on that record, which then
 never finishes (a slow call that hangs) — until SIGKILL, or SIGTERM: the service abandons the record in hand,
 leaves the loop, closes the consumer (``on_revoke`` runs there) and prints ``stopped``.
-``--instance-id`` makes it a static group member, so a restart takes the partitions back at once instead of
+``--go-file PATH``: print ``waiting for PATH`` and start only once that file exists (so a lesson can start
+several workers at once and let them run one after the other). ``--instance-id`` makes it a static group member, so a restart takes the partitions back at once instead of
 waiting for the dead member's session to time out.
 """
 
@@ -37,6 +38,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
@@ -72,9 +74,16 @@ def consumer_config(bootstrap_servers: str, group: str, strategy: str, auto_comm
 
 
 def run(config: dict[str, Any], topic: str, strategy: str, sink_path: str, batch: int = 100,
-        stall_at: int | None = None, stop: threading.Event | None = None) -> int:
-    """Consume `topic` with `strategy` until `stop` is set; returns the records processed by this run."""
+        stall_at: int | None = None, go_file: str | None = None, stop: threading.Event | None = None) -> int:
+    """Consume `topic` with `strategy` until `stop` is set; returns the records processed by this run.
+
+    With `go_file`, wait until that file exists before joining the group and reading.
+    """
     stop = stop or threading.Event()
+    if go_file:
+        say(f"waiting for {go_file}")
+        while not Path(go_file).exists() and not stop.is_set():
+            time.sleep(0.02)
     consumer = Consumer(config)
     size = batch if strategy in BATCHED else 1
     done: dict[tuple[str, int], int] = {}       # (topic, partition) -> next offset after the last processed record
@@ -146,12 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stall-at", type=int, default=None, help="hang while processing the record at this offset")
     parser.add_argument("--auto-commit-interval-ms", type=int, default=5000, help="librdkafka's default: 5000")
     parser.add_argument("--instance-id", default=None, help="group.instance.id (static membership)")
+    parser.add_argument("--go-file", default=None, help="start reading only once this file exists")
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     config = consumer_config(args.bootstrap_servers, args.group, args.strategy, args.auto_commit_interval_ms,
                              args.instance_id)
-    run(config, args.topic, args.strategy, args.sink, batch=args.batch, stall_at=args.stall_at, stop=stop)
+    run(config, args.topic, args.strategy, args.sink, batch=args.batch, stall_at=args.stall_at,
+        go_file=args.go_file, stop=stop)
     return 0
 
 
