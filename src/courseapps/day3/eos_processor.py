@@ -14,7 +14,7 @@ per transaction, ``caught up <n>`` when every partition is read to its end. ``--
 after the outputs up to that input offset are *flushed to the broker* inside the open transaction, it prints
 ``in transaction at offset <offset>`` and sleeps ``--stall-seconds`` before going on (or until it is
 resumed with SIGCONT after a SIGSTOP, like a process waking from a long pause). A producer that was
-fenced meanwhile prints ``fenced: <error name>: <reason>`` and exits with code 3. SIGTERM: finish the batch
+fenced meanwhile prints ``fenced: <error name>: <reason> (fatal=True)`` and exits with code 3. SIGTERM: finish the batch
 in hand, close, print ``stopped``.
 """
 
@@ -92,7 +92,7 @@ def run(bootstrap_servers: str, input_topic: str, output_topic: str, group: str,
     except KafkaException as exc:
         error = exc.args[0]
         if error.code() in FENCING_ERRORS or error.fatal():
-            say(f"fenced: {error.name()}: {error.str()}")
+            say(f"fenced: {error.name()}: {error.str()} (fatal={error.fatal()})")
             sys.exit(FENCED_EXIT)
         raise
     finally:
