@@ -61,7 +61,7 @@ def test_a_paused_instance_is_fenced_by_its_replacement(cluster, make_topic, tmp
             new.wait_for("caught up", timeout=60)
             os.kill(zombie.pid, signal.SIGCONT)
             assert zombie.wait(30) == eos_processor.FENCED_EXIT
-            assert zombie.wait_for("fenced: ").startswith("fenced: _FENCED")
+            assert zombie.wait_for("fenced: ").startswith("fenced: _FENCED") and "(fatal=True)" in zombie.log()
             new.terminate()
     finally:
         if zombie.alive:
