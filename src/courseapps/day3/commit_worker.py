@@ -27,7 +27,9 @@ with ``--stall-at OFFSET``, ``processing <id> at offset <offset>`` when it start
 never finishes (a slow call that hangs) — until SIGKILL, or SIGTERM: the service abandons the record in hand,
 leaves the loop, closes the consumer (``on_revoke`` runs there) and prints ``stopped``.
 ``--go-file PATH``: print ``waiting for PATH`` and start only once that file exists (so a lesson can start
-several workers at once and let them run one after the other). ``--instance-id`` makes it a static group member, so a restart takes the partitions back at once instead of
+several workers at once and let them run one after the other). ``--for-seconds S``: stop S seconds after the
+first record, printing ``throughput`` and ``time is up`` (a fixed window to measure the rate).
+``--instance-id`` makes it a static group member, so a restart takes the partitions back at once instead of
 waiting for the dead member's session to time out.
 """
 
@@ -74,10 +76,12 @@ def consumer_config(bootstrap_servers: str, group: str, strategy: str, auto_comm
 
 
 def run(config: dict[str, Any], topic: str, strategy: str, sink_path: str, batch: int = 100,
-        stall_at: int | None = None, go_file: str | None = None, stop: threading.Event | None = None) -> int:
+        stall_at: int | None = None, go_file: str | None = None, for_seconds: float | None = None,
+        stop: threading.Event | None = None) -> int:
     """Consume `topic` with `strategy` until `stop` is set; returns the records processed by this run.
 
-    With `go_file`, wait until that file exists before joining the group and reading.
+    With `go_file`, wait until that file exists before joining the group and reading. With `for_seconds`,
+    stop once that long has passed since the first record was processed (a fixed window to measure the rate).
     """
     stop = stop or threading.Event()
     if go_file:
@@ -135,6 +139,10 @@ def run(config: dict[str, Any], topic: str, strategy: str, sink_path: str, batch
                     break
                 if messages and strategy in BATCHED:
                     commit_done(asynchronous=strategy != "sync-per-batch")
+                if for_seconds is not None and first_at and last_at - first_at >= for_seconds:
+                    say(f"throughput {processed} {last_at - first_at:.4f}")
+                    say("time is up")
+                    break
                 if reader.newly_caught_up(messages):
                     say(f"throughput {processed} {(last_at or 0) - (first_at or 0):.4f}")
                     say(f"caught up {processed}")
@@ -156,13 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auto-commit-interval-ms", type=int, default=5000, help="librdkafka's default: 5000")
     parser.add_argument("--instance-id", default=None, help="group.instance.id (static membership)")
     parser.add_argument("--go-file", default=None, help="start reading only once this file exists")
+    parser.add_argument("--for-seconds", type=float, default=None, help="stop this long after the first record")
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     config = consumer_config(args.bootstrap_servers, args.group, args.strategy, args.auto_commit_interval_ms,
                              args.instance_id)
     run(config, args.topic, args.strategy, args.sink, batch=args.batch, stall_at=args.stall_at,
-        go_file=args.go_file, stop=stop)
+        go_file=args.go_file, for_seconds=args.for_seconds, stop=stop)
     return 0
 
 
