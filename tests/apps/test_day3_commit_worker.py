@@ -94,3 +94,17 @@ def test_sync_per_record_in_process_reads_everything_and_commits_the_end(cluster
         stop.set()
         thread.join(15)
     assert sink_ids(sink) == list(range(30))
+
+
+def test_for_seconds_stops_after_its_window_and_reports_the_rate(cluster, make_topic, tmp_path):
+    topic = make_topic(partitions=1, prefix="test-rate")
+    cluster.produce(topic, [encode_value(i) for i in range(2000)])
+    group, sink = kc.unique_name("test-rate"), tmp_path / "sink.txt"
+    service = worker(cluster, topic, group, "sync-per-record", sink, tmp_path, "--for-seconds", 0.05).start()
+    try:
+        assert service.wait(60) == 0, "it stops by itself once the window has passed"
+    finally:
+        if service.alive:
+            service.kill()
+    records, seconds = service.wait_for("throughput").split()[1:]
+    assert "time is up" in service.log() and 0 < int(records) == len(sink_ids(sink)) < 2000 and float(seconds) >= 0.05
