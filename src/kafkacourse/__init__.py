@@ -6,7 +6,7 @@ A small surface; every name is documented where it is defined:
 * ``unique_name(prefix)`` — names that never collide with an earlier run.
 * ``serve(app)`` → :class:`BackgroundServer` — a FastAPI app on a background uvicorn thread.
 * ``LiveChart`` — a chart fed from a loop; static when executed headless.
-* ``check(condition, what, hint)`` — a lab check that says what is still wrong.
+* ``check(condition, what, hint)`` — a lab check that says what is still wrong; ``ToDo`` — a lab step not written yet.
 * ``doctor()`` — what the course needs and how to fix what is missing.
 * ``LocalStack`` — the Docker-free stack itself (the CLI `kafkacourse` drives it).
 
@@ -24,7 +24,7 @@ Importing this package starts nothing and changes no setting.
 from .plots.live import LiveChart
 from .cluster import Cluster, connect, unique_name
 from .course.doctor import doctor
-from .course.labs import LabCheckFailed, check
+from .course.labs import LabCheckFailed, ToDo, check
 from .server import BackgroundServer, serve
 from .stack import LocalStack, StackError
 
@@ -32,7 +32,7 @@ __all__ = [
     "connect", "Cluster", "unique_name",
     "serve", "BackgroundServer",
     "LiveChart",
-    "check", "LabCheckFailed",
+    "check", "LabCheckFailed", "ToDo",
     "doctor",
     "LocalStack", "StackError",
 ]

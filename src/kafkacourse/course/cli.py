@@ -6,8 +6,8 @@
     kafkacourse logs [--brokers 3] [--node N] [-n 50]
     kafkacourse reset [--brokers 3] [--yes]   delete a stack's data (the only command that deletes)
     kafkacourse doctor               check Python, Java, the client library, ports, broker and registry
-    kafkacourse labs [--check]       regenerate labs/ from solutions/ (or only report drift)
-    kafkacourse toc                  regenerate notebooks/README.md, the table of contents
+    kafkacourse toc [--check]        regenerate START.ipynb, notebooks/README.md, every navigation cell and labs/
+                                     from solutions/, and normalize every notebook (`labs` is the same command)
     kafkacourse open [jupyter args]  start the stack and JupyterLab on the course
     kafkacourse test [pytest args]   start the stack, run the whole test suite, stop what it started
 """
@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -90,27 +89,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if all(f.ok for f in findings) else 1
 
 
-def cmd_labs(args: argparse.Namespace) -> int:
-    from .labs import generate_labs, make_lab
+def cmd_toc(args: argparse.Namespace) -> int:
+    """Contents, home page, navigation cells, labs from solutions, and every notebook normalized."""
+    from . import toc
 
     if args.check:
-        drift = [str(p) for p in sorted((REPO / "solutions").rglob("*.ipynb"))
-                 if make_lab(json.loads(p.read_text())) != _load(REPO / "labs" / p.relative_to(REPO / "solutions"))]
-        print("\n".join(f"out of date: {d}" for d in drift) or "labs/ matches solutions/")
-        return 1 if drift else 0
-    for path in generate_labs(REPO / "solutions", REPO / "labs"):
-        print(f"wrote {path.relative_to(REPO)}")
-    return 0
-
-
-def _load(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def cmd_toc(args: argparse.Namespace) -> int:
-    from .toc import write
-
-    print(f"wrote {write(REPO).relative_to(REPO)}")
+        stale = toc.stale(REPO)
+        print("\n".join(f"out of date: {p}" for p in stale) or "every generated file is up to date")
+        orphans = toc.orphan_labs(REPO)
+        print("\n".join(f"no solution generates: {p}" for p in orphans), end="\n" if orphans else "")
+        return 1 if stale or orphans else 0
+    written = toc.sync(REPO)
+    print("\n".join(f"wrote {p}" for p in written) or "every generated file was already up to date")
+    for orphan in toc.orphan_labs(REPO):
+        print(f"warning: no solution generates {orphan} (delete it, or add its solution)", file=sys.stderr)
     return 0
 
 
@@ -164,10 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     reset.add_argument("--yes", action="store_true", help="do not ask")
     reset.set_defaults(run=cmd_reset)
     sub.add_parser("doctor", help="check the environment").set_defaults(run=cmd_doctor)
-    labs = sub.add_parser("labs", help="regenerate labs/ from solutions/")
-    labs.add_argument("--check", action="store_true", help="only report labs that differ")
-    labs.set_defaults(run=cmd_labs)
-    sub.add_parser("toc", help="regenerate notebooks/README.md (the table of contents)").set_defaults(run=cmd_toc)
+    for name in ("toc", "labs"):  # one generator: labs need the contents for their navigation
+        p = sub.add_parser(name, help="regenerate the contents, home page, navigation cells and labs/; "
+                                      "normalize every notebook")
+        p.add_argument("--check", action="store_true", help="only report what is out of date (exit 1)")
+        p.set_defaults(run=cmd_toc)
     for name, run, what in (("open", cmd_open, "JupyterLab"), ("test", cmd_test, "pytest")):
         p = sub.add_parser(name, help=f"start the stack and {what}")
         p.add_argument("rest", nargs=argparse.REMAINDER, help=f"passed on to {what}")
