@@ -8,7 +8,8 @@
     kafkacourse doctor               check Python, Java, the client library, ports, broker and registry
     kafkacourse toc [--check]        regenerate START.ipynb, notebooks/README.md, every navigation cell and labs/
                                      from solutions/, and normalize every notebook (`labs` is the same command)
-    kafkacourse open [jupyter args]  start the stack and JupyterLab on the course
+    kafkacourse book [notebook…] [--no-execute]   execute the notebooks, build the HTML book in build/book/
+    kafkacourse open [jupyter args]  start the stack and JupyterLab on the course's home page (START.ipynb)
     kafkacourse test [pytest args]   start the stack, run the whole test suite, stop what it started
 """
 
@@ -16,12 +17,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from ..stack import LocalStack, StackError, running_stacks
 from ..stack.local import TOPOLOGIES
+from .progress import Steps
+from .toc import HOME
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -33,7 +37,8 @@ def course_env() -> dict[str, str]:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    LocalStack(args.brokers).up()
+    with Steps() as steps:
+        LocalStack(args.brokers).up(progress=steps)
     return 0
 
 
@@ -81,11 +86,11 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .doctor import diagnose
+    from .doctor import diagnose, report_lines
 
     findings = diagnose()
-    for f in findings:
-        print(f"{'✅' if f.ok else '❌'} {f.check}: {f.detail}" + (f"\n   fix: {f.fix}" if f.fix else ""))
+    width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 120
+    print("\n".join(report_lines(findings, width)))
     return 0 if all(f.ok for f in findings) else 1
 
 
@@ -106,9 +111,18 @@ def cmd_toc(args: argparse.Namespace) -> int:
     return 0
 
 
+def lab_command(rest: list[str]) -> list[str]:
+    """The JupyterLab command `open` runs: the repo as root folder, the course's home page opened first."""
+    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={REPO}", *rest]
+    if not any(a.startswith("--LabApp.default_url") for a in rest):
+        command.append(f"--LabApp.default_url=/lab/tree/{HOME.as_posix()}")
+    return command
+
+
 def cmd_open(args: argparse.Namespace) -> int:
-    LocalStack(1).up()
-    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={REPO}", *args.rest]
+    with Steps() as steps:
+        LocalStack(1).up(progress=steps)
+    command = lab_command(args.rest)
     if os.geteuid() == 0 and "--allow-root" not in command:  # containers and cloud shells often run as root
         command.append("--allow-root")
     print("Opening JupyterLab; the stack keeps running after it closes (`kafkacourse down` stops it).")
@@ -116,10 +130,26 @@ def cmd_open(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def notebook_env(figures: bool = False) -> dict[str, str]:
+    """The environment notebooks run in under `test` (and, with `figures`, `book`): headless charts (one static
+    figure each), no deprecation noise; `figures` keeps IPython's inline backend so figures become PNGs."""
+    backend = "module://matplotlib_inline.backend_inline" if figures else "Agg"
+    return dict(course_env(), KAFKA_COURSE_HEADLESS="1", MPLBACKEND=backend, PYTHONWARNINGS="ignore::DeprecationWarning")
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    from .book import main as build_book
+
+    if not args.no_execute:
+        with Steps() as steps:
+            LocalStack(1).up(progress=steps)
+    return build_book(REPO, args.notebooks, not args.no_execute, notebook_env(figures=True))
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     before = {stack.name for stack in running_stacks()}
     registry_before = LocalStack(1).registry.process.pid() is not None
-    env = dict(course_env(), KAFKA_COURSE_HEADLESS="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore::DeprecationWarning")
+    env = notebook_env()
     try:
         LocalStack(1).up()
         code = subprocess.call([sys.executable, "-m", "pytest", *args.rest], cwd=REPO, env=env)
@@ -161,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
                                       "normalize every notebook")
         p.add_argument("--check", action="store_true", help="only report what is out of date (exit 1)")
         p.set_defaults(run=cmd_toc)
+    book = sub.add_parser("book", help="execute the notebooks and build the course as HTML pages in build/book/")
+    book.add_argument("notebooks", nargs="*", help="execute only these (repo-relative paths); default: all")
+    book.add_argument("--no-execute", action="store_true", help="build from build/executed/ as it is")
+    book.set_defaults(run=cmd_book)
     for name, run, what in (("open", cmd_open, "JupyterLab"), ("test", cmd_test, "pytest")):
         p = sub.add_parser(name, help=f"start the stack and {what}")
         p.add_argument("rest", nargs=argparse.REMAINDER, help=f"passed on to {what}")

@@ -114,12 +114,61 @@ def diagnose() -> list[Finding]:
     return [_python(), _java(), _maven(), *_client(), _packages(), *_ports_and_services()]
 
 
-def doctor() -> pd.DataFrame:
-    """Run the checks, print what is wrong and how to fix it, and return them all as a table."""
+OK, NOT_YET = "✅ OK", "❌ NOT YET"  # the word carries the meaning where no emoji font draws the symbol
+
+
+def status(ok: bool) -> str:
+    return OK if ok else NOT_YET
+
+
+class Findings(pd.DataFrame):
+    """The doctor's table: a DataFrame whose display never cuts a cell (URLs and fixes stay whole, wrapped)."""
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame  # anything computed from it is a plain DataFrame
+
+    def _repr_html_(self) -> str | None:
+        with pd.option_context("display.max_colwidth", None):
+            html = super()._repr_html_()
+        return html and html.replace('<table border="1" class="dataframe">',
+                                     '<table border="1" class="dataframe" style="white-space: normal; '
+                                     'word-break: break-word; text-align: left">', 1)
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.max_colwidth", None, "display.width", 1000):
+            return super().__repr__()
+
+
+def report_lines(findings: list[Finding], width: int = 100) -> list[str]:
+    """The CLI's lines: symbol and word, check, then the whole detail and fix wrapped (never cut)."""
+    import textwrap
+
+    name_width = max((len(f.check) for f in findings), default=10)
+    indent = " " * (len(NOT_YET) + 2 + name_width + 2)
+    lines = []
+    for f in findings:
+        head = f"{status(f.ok):<{len(NOT_YET)}}  {f.check:<{name_width}}  "
+        body = textwrap.wrap(f.detail, max(30, width - len(head)), break_long_words=False, break_on_hyphens=False)
+        lines.append(head + (body[0] if body else ""))
+        lines.extend(indent + more for more in body[1:])
+        if f.fix:
+            fix = textwrap.wrap(f"fix: {f.fix}", max(30, width - len(indent)), break_long_words=False,
+                                break_on_hyphens=False)
+            lines.extend(indent + line for line in fix)
+    return lines
+
+
+def doctor() -> Findings:
+    """Run the checks, print what is wrong and how to fix it, and return them all as a table.
+
+    >>> kc.doctor()      # in a notebook: the table, each row "✅ OK" or "❌ NOT YET", nothing cut
+    """
     findings = diagnose()
     for finding in findings:
         if not finding.ok:
-            print(f"❌ {finding.check}: {finding.detail}\n   fix: {finding.fix}")
+            print(f"{NOT_YET} {finding.check}: {finding.detail}\n   fix: {finding.fix}")
     if all(f.ok for f in findings):
-        print("✅ everything the course needs is here")
-    return pd.DataFrame([{"check": f.check, "ok": "✅" if f.ok else "❌", "detail": f.detail} for f in findings])
+        print(f"{OK}: everything the course needs is here")
+    return Findings([{"status": status(f.ok), "check": f.check, "detail": f.detail, "fix": f.fix}
+                     for f in findings])
