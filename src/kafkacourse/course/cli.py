@@ -5,6 +5,8 @@
     kafkacourse status               what runs, on which port, with which pid and log
     kafkacourse logs [--brokers 3] [--node N] [-n 50]
     kafkacourse reset [--brokers 3] [--yes]   delete a stack's data (the only command that deletes)
+    kafkacourse reset --lesson NOTEBOOK       delete only the topics and groups that lesson made
+    kafkacourse warmup [--day N]     instructors: start every profile and service day N needs, pre-load the rest
     kafkacourse doctor               check Python, Java, the client library, ports, broker and registry
     kafkacourse toc [--check]        regenerate START.ipynb, notebooks/README.md, every navigation cell and labs/
                                      from solutions/, and normalize every notebook (`labs` is the same command)
@@ -72,7 +74,36 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reset_lesson(args: argparse.Namespace) -> int:
+    from .lessons import names_of, reset_lesson
+
+    lesson = Path(args.lesson)
+    if not lesson.exists() and (REPO / lesson).exists():
+        lesson = REPO / lesson
+    if not names_of(lesson):
+        print(f"Nothing recorded for {args.lesson}: its topics and groups are recorded when it runs in JupyterLab "
+              "(kc.unique_name), and it has not run since the last reset.")
+        return 0
+    servers = [stack.bootstrap_servers for stack in running_stacks()]
+    servers += [os.environ[v] for v in ("KAFKA_BOOTSTRAP_SERVERS",) if os.environ.get(v)]
+    deleted = reset_lesson(lesson, servers)
+    print(f"Deleted {len(deleted['topics'])} topic(s) and {len(deleted['groups'])} group(s) of {args.lesson}"
+          + (f": {', '.join(deleted['topics'] + deleted['groups'])}" if deleted["topics"] or deleted["groups"] else "")
+          + ". Nothing else was touched.")
+    return 0
+
+
+def cmd_warmup(args: argparse.Namespace) -> int:
+    from .warmup import warmup
+
+    with Steps() as steps:
+        warmup(args.day, progress=steps)
+    return 0
+
+
 def cmd_reset(args: argparse.Namespace) -> int:
+    if args.lesson:
+        return cmd_reset_lesson(args)
     stack = LocalStack(args.brokers)
     if not args.yes:
         if not sys.stdin.isatty():
@@ -184,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.set_defaults(run=cmd_logs)
     reset = with_brokers(sub.add_parser("reset", help="delete a stack's data"))
     reset.add_argument("--yes", action="store_true", help="do not ask")
+    reset.add_argument("--lesson", metavar="NOTEBOOK",
+                       help="delete only the topics and groups this lesson made (nothing else; no question asked)")
     reset.set_defaults(run=cmd_reset)
     sub.add_parser("doctor", help="check the environment").set_defaults(run=cmd_doctor)
     for name in ("toc", "labs"):  # one generator: labs need the contents for their navigation
@@ -191,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
                                       "normalize every notebook")
         p.add_argument("--check", action="store_true", help="only report what is out of date (exit 1)")
         p.set_defaults(run=cmd_toc)
+    warm = sub.add_parser("warmup", help="instructors: start and pre-load everything a day needs")
+    warm.add_argument("--day", type=int, default=1, help="the course day (default 1)")
+    warm.set_defaults(run=cmd_warmup)
     book = sub.add_parser("book", help="execute the notebooks and build the course as HTML pages in build/book/")
     book.add_argument("notebooks", nargs="*", help="execute only these (repo-relative paths); default: all")
     book.add_argument("--no-execute", action="store_true", help="build from build/executed/ as it is")
@@ -208,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         args.rest = unknown + args.rest
     try:
         return args.run(args)
-    except StackError as exc:
+    except (StackError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
