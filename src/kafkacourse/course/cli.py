@@ -33,9 +33,11 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def course_env() -> dict[str, str]:
-    """This environment with the tool wrappers and the venv's scripts first on PATH."""
+    """This environment with the tool wrappers and the venv's scripts first on PATH, and the course's JupyterLab
+    defaults (jupyter/labconfig) on JUPYTER_CONFIG_PATH."""
     path = [str(REPO / "bin"), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
-    return dict(os.environ, PATH=os.pathsep.join(path))
+    config = [str(REPO / "jupyter"), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])]  # jupyter/README.md
+    return dict(os.environ, PATH=os.pathsep.join(path), JUPYTER_CONFIG_PATH=os.pathsep.join(config))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -142,11 +144,13 @@ def cmd_toc(args: argparse.Namespace) -> int:
     return 0
 
 
-def lab_command(rest: list[str]) -> list[str]:
+def lab_command(rest: list[str], root: Path = REPO) -> list[str]:
     """The JupyterLab command `open` runs: the repo as root folder, the course's home page opened first."""
-    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={REPO}", *rest]
+    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={root}", *rest]
     if not any(a.startswith("--LabApp.default_url") for a in rest):
         command.append(f"--LabApp.default_url=/lab/tree/{HOME.as_posix()}")
+    if os.geteuid() == 0 and "--allow-root" not in command:  # containers and cloud shells often run as root
+        command.append("--allow-root")
     return command
 
 
@@ -154,8 +158,6 @@ def cmd_open(args: argparse.Namespace) -> int:
     with Steps() as steps:
         LocalStack(1).up(progress=steps)
     command = lab_command(args.rest)
-    if os.geteuid() == 0 and "--allow-root" not in command:  # containers and cloud shells often run as root
-        command.append("--allow-root")
     print("Opening JupyterLab; the stack keeps running after it closes (`kafkacourse down` stops it).")
     os.execve(command[0], command, course_env())
     return 0  # not reached

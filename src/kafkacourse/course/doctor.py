@@ -128,15 +128,19 @@ class Findings(pd.DataFrame):
     def _constructor(self):
         return pd.DataFrame  # anything computed from it is a plain DataFrame
 
-    def _repr_html_(self) -> str | None:
-        with pd.option_context("display.max_colwidth", None):
-            html = super()._repr_html_()
-        return html and html.replace('<table border="1" class="dataframe">',
-                                     '<table border="1" class="dataframe" style="white-space: normal; '
-                                     'word-break: break-word; text-align: left">', 1)
+    def _repr_html_(self) -> str:
+        """Every cell whole and left-aligned, long values wrapped (pandas' own HTML cuts at 50 characters)."""
+        import html
+
+        cell = 'style="text-align: left; white-space: normal; overflow-wrap: anywhere; vertical-align: top"'
+        columns = [c for c in self.columns if self[c].astype(str).str.len().any()]  # no empty "fix" column
+        head = "".join(f"<th {cell}>{html.escape(str(c))}</th>" for c in columns)
+        rows = "".join("<tr>" + "".join(f"<td {cell}>{html.escape(str(row[c]))}</td>" for c in columns) + "</tr>"
+                       for _, row in self.iterrows())
+        return f'<table class="dataframe"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
     def __repr__(self) -> str:
-        with pd.option_context("display.max_colwidth", None, "display.width", 1000):
+        with pd.option_context("display.max_colwidth", None, "display.width", 1000, "display.max_columns", None):
             return super().__repr__()
 
 
