@@ -192,6 +192,7 @@ def test_a_learners_first_minutes_in_a_real_browser(page, jupyterlab, course_roo
     page.wait_for_timeout(500)  # anything JupyterLab would change on open has happened by now
     assert not dirty(page), "the home page opens with the unsaved-changes dot"
     page.screenshot(path=str(ARTIFACTS / "home.png"))
+    page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")  # room for the lesson
 
     phase('home page rendered')
     # 2. "Begin here" opens day1/00, clean; saving it unchanged writes the same bytes
@@ -252,7 +253,10 @@ def test_a_learners_first_minutes_in_a_real_browser(page, jupyterlab, course_roo
     assert page.errors == [], f"JavaScript errors in the page: {page.errors}"  # type: ignore[attr-defined]
     elapsed = time.monotonic() - started
     if os.environ.get("KAFKA_COURSE_SCREENSHOTS") == "1":
+        from PIL import Image  # matplotlib's own dependency
+
         PICTURES.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ARTIFACTS / "lesson.png", PICTURES / "first-hour-lesson.png")
-        shutil.copy(ARTIFACTS / "chart.png", PICTURES / "first-hour-chart.png")
+        for shot, picture in (("lesson.png", "first-hour-lesson.png"), ("chart.png", "first-hour-chart.png")):
+            # 128 colours are plenty for a screenshot of text and lines, and keep the repo small
+            Image.open(ARTIFACTS / shot).convert("RGB").quantize(colors=128).save(PICTURES / picture, optimize=True)
     print(f"browser walk-through: {elapsed:.0f} s")

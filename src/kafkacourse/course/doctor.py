@@ -135,7 +135,9 @@ class Findings(pd.DataFrame):
         cell = 'style="text-align: left; white-space: normal; overflow-wrap: anywhere; vertical-align: top"'
         columns = [c for c in self.columns if self[c].astype(str).str.len().any()]  # no empty "fix" column
         head = "".join(f"<th {cell}>{html.escape(str(c))}</th>" for c in columns)
-        rows = "".join("<tr>" + "".join(f"<td {cell}>{html.escape(str(row[c]))}</td>" for c in columns) + "</tr>"
+        nowrap = 'style="text-align: left; white-space: nowrap; vertical-align: top"'  # "❌ NOT YET" stays whole
+        rows = "".join("<tr>" + "".join(f"<td {nowrap if c == 'status' else cell}>{html.escape(str(row[c]))}</td>"
+                                        for c in columns) + "</tr>"
                        for _, row in self.iterrows())
         return f'<table class="dataframe"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
