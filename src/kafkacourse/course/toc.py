@@ -230,25 +230,32 @@ def without_navigation_nb(nb: dict) -> dict:
     return out
 
 
-def render(repo: Path, pages: list[Page] | None = None) -> str:
-    """notebooks/README.md: the contents as Markdown tables, one per day."""
-    pages = contents(repo) if pages is None else pages
-    lines = [HEADER, "# Course contents\n", f"Start at the [course home](../{HOME.as_posix()}).\n"]
+def day_tables(pages: list[Page], frm: Path) -> list[tuple[int, str, int | None, str]]:
+    """Per day: (number, name, total minutes or None when the day has no lesson yet, Markdown table with links
+    relative to the file `frm`)."""
+    out = []
     for day, name in DAYS.items():
         today = [p for p in pages if p.day == day and p.kind != "solution"]
         if not today:
-            lines.append(f"\n## Day {day} — {name}\n\n(coming)\n")
+            out.append((day, name, None, ""))
             continue
-        total = sum(minutes(p.time) for p in today)
-        lines.append(f"\n## Day {day} — {name} ({duration(total)})\n")
-        lines.append("| # | lesson | time |\n|---|---|---|")
+        rows = ["| # | lesson | time |", "|---|---|---|"]
         for p in today:
-            target = link(README, p.path)
+            entry = f"[{p.label}]({link(frm, p.path)})"
             if p.kind == "lab":
-                lines.append(f"| {p.number} | lab: [{p.title}]({target}) "
-                             f"([solution]({link(README, p.source)})) | {p.time} |")
-            else:
-                lines.append(f"| {p.number} | [{p.title}]({target}) | {p.time} |")
+                entry += f" · [solution]({link(frm, p.source)})"
+            rows.append(f"| {p.number} | {entry} | {p.time} |")
+        out.append((day, name, sum(minutes(p.time) for p in today), "\n".join(rows)))
+    return out
+
+
+def render(repo: Path, pages: list[Page] | None = None) -> str:
+    """notebooks/README.md: the contents as Markdown tables, one per day."""
+    pages = contents(repo) if pages is None else pages
+    lines = [HEADER, "# Course contents\n", f"Start at the [course home]({link(README, HOME)}).\n"]
+    for day, name, total, table in day_tables(pages, README):
+        lines.append(f"\n## Day {day} — {name}\n\n(coming)\n" if total is None
+                     else f"\n## Day {day} — {name} ({duration(total)})\n\n{table}")
     return "\n".join(lines) + "\n"
 
 
@@ -268,19 +275,9 @@ def home_notebook(pages: list[Page]) -> dict:
         "A **lab** closes each day: try every step yourself first; a check cell after each step says what is "
         "still missing, and the completed lab (the solution) is linked from the lab.")
     days = ["## The five days"]
-    for day, name in DAYS.items():
-        today = [p for p in pages if p.day == day and p.kind != "solution"]
-        if not today:
-            days.append(f"### Day {day} — {name}\n\nComing soon.")
-            continue
-        total = sum(minutes(p.time) for p in today)
-        rows = ["| # | lesson | time |", "|---|---|---|"]
-        for p in today:
-            entry = f"[{p.label}]({link(HOME, p.path)})"
-            if p.kind == "lab":
-                entry += f" · [solution]({link(HOME, p.source)})"
-            rows.append(f"| {p.number} | {entry} | {p.time} |")
-        days.append(f"### Day {day} — {name} · {duration(total)}\n\n" + "\n".join(rows))
+    for day, name, total, table in day_tables(pages, HOME):
+        days.append(f"### Day {day} — {name}\n\nComing soon." if total is None
+                    else f"### Day {day} — {name} · {duration(total)}\n\n{table}")
     help_text = (
         "## When something does not work\n\n"
         "- In a terminal (**File → New → Terminal**), from the course folder: `./course doctor` checks Python, "
@@ -338,9 +335,3 @@ def sync(repo: Path) -> list[Path]:
             written.append(path)
     return written
 
-
-def write(repo: Path) -> Path:
-    """Rewrite notebooks/README.md only (kept for callers of the old API); `sync` writes everything."""
-    target = repo / README
-    target.write_text(render(repo))
-    return target
