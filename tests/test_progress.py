@@ -33,3 +33,14 @@ def test_on_a_terminal_the_running_step_spins_and_a_finished_step_leaves_one_lin
     final = text.split("\r")[-1]
     assert final.startswith("\x1b[K✔ OK [1] Starting Kafka broker 1 on :9092… ") and final.endswith(" s\n")
     assert text.count("\n") == 1, "one line per finished step"
+
+
+def test_kc_progress_yields_every_item_and_draws_a_bar(capsys):
+    import kafkacourse as kc
+
+    assert list(kc.progress(range(5), desc="sweep", mininterval=0)) == [0, 1, 2, 3, 4]
+    err = capsys.readouterr().err
+    assert "sweep" in err and "5/5" in err
+    with kc.progress(total=3, desc="records", unit="rec", mininterval=0) as bar:
+        bar.update(3)
+    assert "3/3" in capsys.readouterr().err
