@@ -26,3 +26,20 @@ def test_step_chart_for_ownership_timelines(monkeypatch):
     chart.add(0, c1=6)
     chart.add(1, c1=3, c2=3)
     assert chart.finish().fillna(0).to_dict() == {"c1": {0: 6, 1: 3}, "c2": {0: 0.0, 1: 3}}
+
+
+def test_fixed_axes_keep_their_frame_while_points_arrive(monkeypatch):
+    monkeypatch.setenv("KAFKA_COURSE_HEADLESS", "1")
+    chart = LiveChart("records", xlim=(0, 6), ylim=(0, 30))
+    chart.add(0.5, consumed=3)
+    figure = chart.figure()
+    assert figure.axes[0].get_xlim() == (0, 6) and figure.axes[0].get_ylim() == (0, 30)
+    empty = LiveChart("nothing yet", kind="step").figure()  # no legend warning, no error on an empty chart
+    assert empty.axes[0].get_legend() is None
+
+
+def test_an_unknown_kind_is_a_clear_error():
+    import pytest
+
+    with pytest.raises(ValueError, match="kind must be 'line' or 'step'"):
+        LiveChart("x", kind="bars")

@@ -1,6 +1,6 @@
 """The Day 2 lab (order API, Avro events, Idempotency-Key), as generated into labs/, executed against the live stack.
 
-- untouched: every top-level TODO cell raises NotImplementedError with its hint; the app cell of step 4 fails
+- untouched: every top-level TODO cell raises kc.ToDo ("step N is still to do: <hint>"); the app cell of step 4 fails
   with a NameError (it needs step 1's OrderRequest); every check cell then fails with LabCheckFailed and a
   hint saying what to do (never a NameError); setup, the read-back cell and the clean-up run.
 - steps 1-3 solved (their solution cells put back): the API starts, and the checks that need step 4's
@@ -20,8 +20,8 @@ import pytest
 from test_labs import error_of, execute  # the Day 1 lab test's helpers: run a notebook, read a cell's error
 
 REPO = Path(__file__).resolve().parents[1]
-NAME = Path("day2") / "07-lab-order-api-idempotency.ipynb"
-LAB, SOLUTION = REPO / "labs" / NAME, REPO / "solutions" / NAME
+LAB = REPO / "labs" / "day2" / "07-lab-order-api-idempotency.ipynb"
+SOLUTION = REPO / "solutions" / "day2" / "07-solution-order-api-idempotency.ipynb"
 
 NOT_RUNNING = r"your API is not running: do steps 1-3, then run step 4's cell"
 UNTOUCHED_HINTS = [
@@ -52,12 +52,13 @@ def assert_fails_with(cell, patterns: list[str]) -> None:
 def test_the_untouched_lab_fails_each_check_with_its_hint(tmp_path):
     cells = execute(LAB, tmp_path)
 
-    todo = [c for c in cells if "raise NotImplementedError" in c.source]
-    top_level = [c for c in todo if re.search(r"^raise NotImplementedError", c.source, re.M)]
+    todo = [c for c in cells if "raise kc.ToDo(" in c.source]
+    top_level = [c for c in todo if re.search(r"^raise kc\.ToDo\(", c.source, re.M)]
     assert len(todo) == 5 and len(top_level) == 2, "steps 1-2 are top-level TODOs, steps 3-5 function bodies"
     for cell in top_level:
         hint = re.search(r"# TODO: (.*)", cell.source).group(1)
-        assert error_of(cell) == ("NotImplementedError", hint), (cell.source[:200], error_of(cell))
+        step = re.search(r"raise kc\.ToDo\((\d+),", cell.source).group(1)
+        assert error_of(cell) == ("ToDo", f"step {step} is still to do: {hint}"), (cell.source[:200], error_of(cell))
     app_cell = next(c for c in todo if "def create_app" in c.source)
     assert error_of(app_cell) == ("NameError", "name 'OrderRequest' is not defined"), error_of(app_cell)
 

@@ -20,8 +20,8 @@ from test_labs import error_of, execute
 from courseapps.day3.inventory_lab import CHECKS, InventoryLab
 
 REPO = Path(__file__).resolve().parents[1]
-NAME = Path("day3") / "08-lab-inventory-consumer.ipynb"
-SOLUTION, LAB = REPO / "solutions" / NAME, REPO / "labs" / NAME
+SOLUTION = REPO / "solutions" / "day3" / "08-solution-inventory-consumer.ipynb"
+LAB = REPO / "labs" / "day3" / "08-lab-inventory-consumer.ipynb"
 
 
 def solution_files() -> dict[str, str]:

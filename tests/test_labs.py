@@ -1,10 +1,11 @@
 """The lab generator (solutions/ → labs/), the committed labs' freshness, and the labs' check cells on a live cluster.
 
-- the generator, on small in-memory notebooks: marked regions become a TODO + NotImplementedError at the same
-  indentation; unbalanced or nested markers raise MarkerError;
+- the generator, on small in-memory notebooks: marked regions become a TODO + ``raise kc.ToDo(step, hint)`` at
+  the same indentation; unbalanced or nested markers raise MarkerError;
+- in a real kernel, a failing check and a TODO render as their message alone (no traceback);
 - drift: every lab in labs/ equals what its solution generates (run `kafkacourse labs` to fix);
 - the generated Day 1 lab, executed untouched against the live cluster: each TODO cell raises
-  NotImplementedError with its hint, each check cell then fails with LabCheckFailed carrying a precise hint
+  kc.ToDo ("step N is still to do: <hint>"), each check cell then fails with LabCheckFailed carrying a precise hint
   (never a NameError), every other cell runs.
   The solutions themselves are executed by nbval (pyproject's testpaths include solutions/).
 """
@@ -24,8 +25,9 @@ from confluent_kafka import TopicPartition
 from nbclient import NotebookClient
 
 import kafkacourse as kc
-from kafkacourse.course.labs import (DEFAULT_HINT, MarkerError, generate_labs, make_lab, strip_solutions,
-                              topic_records)
+from kafkacourse.course import toc
+from kafkacourse.course.labs import (DEFAULT_HINT, MarkerError, ToDo, generate_labs, lab_name, make_lab,
+                                     strip_solutions, topic_records)
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS, LABS = REPO / "solutions", REPO / "labs"
@@ -54,7 +56,7 @@ def test_a_marked_region_becomes_a_todo_that_raises_with_its_hint():
               "print('after')\n")
     assert strip_solutions(source) == ("import kafkacourse as kc\n"
                                        "# TODO: create the topic with 3 partitions\n"
-                                       "raise NotImplementedError('create the topic with 3 partitions')\n"
+                                       "raise kc.ToDo(1, 'create the topic with 3 partitions')\n"
                                        "print('after')\n")
 
 
@@ -66,9 +68,9 @@ def test_the_todo_keeps_the_indentation_of_the_markers_and_the_code_still_compil
               "        total += cluster.end_offsets(topic)[p]\n"
               "        ### END SOLUTION\n"
               "    return total\n")
-    lab = strip_solutions(source)
+    lab = strip_solutions(source, step=3)
     assert "        # TODO: add the partition's end offset\n" in lab
-    assert "        raise NotImplementedError(\"add the partition's end offset\")\n" in lab
+    assert "        raise kc.ToDo(3, \"add the partition's end offset\")\n" in lab
     assert "end_offsets" not in lab
     ast.parse(lab)  # the hint is quoted safely even with quotes in it
 
@@ -76,17 +78,18 @@ def test_the_todo_keeps_the_indentation_of_the_markers_and_the_code_still_compil
 def test_without_a_hint_the_default_hint_is_used_and_every_region_is_replaced():
     source = ("a = 1\n### BEGIN SOLUTION\nb = 2\n### END SOLUTION\n"
               "c = 3\n### BEGIN SOLUTION hint: set d\nd = 4\n### END SOLUTION\n")
-    lab = strip_solutions(source)
-    assert lab == (f"a = 1\n# TODO: {DEFAULT_HINT}\nraise NotImplementedError({DEFAULT_HINT!r})\n"
-                   "c = 3\n# TODO: set d\nraise NotImplementedError('set d')\n")
+    lab = strip_solutions(source, step=None)
+    assert lab == (f"a = 1\n# TODO: {DEFAULT_HINT}\nraise kc.ToDo(1, {DEFAULT_HINT!r})\n"
+                   "c = 3\n# TODO: set d\nraise kc.ToDo(2, 'set d')\n")
 
 
 def test_a_hint_with_a_backslash_or_braces_is_raised_verbatim():
     lab = strip_solutions("### BEGIN SOLUTION hint: !printf 'a:1\\n' | tool --topic {topic}\nx\n### END SOLUTION\n")
-    namespace: dict = {}
+    namespace: dict = {"kc": kc}
     with pytest.raises(NotImplementedError) as raised:
         exec(lab, namespace)
-    assert str(raised.value) == "!printf 'a:1\\n' | tool --topic {topic}"
+    assert raised.value.hint == "!printf 'a:1\\n' | tool --topic {topic}"
+    assert str(raised.value) == "step 1 is still to do: !printf 'a:1\\n' | tool --topic {topic}"
 
 
 @pytest.mark.parametrize("source, message", [
@@ -101,8 +104,8 @@ def test_unbalanced_or_nested_markers_raise_marker_error(source, message):
 
 
 def test_make_lab_strips_code_cells_clears_outputs_and_leaves_markdown_and_the_solution_alone():
-    solution = notebook(("markdown", "### BEGIN SOLUTION\nmarkdown is prose, never stripped\n### END SOLUTION"),
-                        ("code", "### BEGIN SOLUTION hint: h\nsecret = 42\n### END SOLUTION"),
+    solution = notebook(("markdown", "# Solution: t\n### BEGIN SOLUTION\nmarkdown is prose, never stripped\n### END SOLUTION"),
+                        ("code", "import kafkacourse as kc\n### BEGIN SOLUTION hint: h\nsecret = 42\n### END SOLUTION"),
                         ("code", "print('kept')"))
     solution["cells"][2]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["kept\n"]}]
     solution["cells"][2]["execution_count"] = 7
@@ -111,8 +114,8 @@ def test_make_lab_strips_code_cells_clears_outputs_and_leaves_markdown_and_the_s
     lab = make_lab(solution)
 
     assert json.dumps(solution, sort_keys=True) == before, "make_lab changed the solution"
-    assert source_of(lab["cells"][0]) == source_of(solution["cells"][0])
-    assert source_of(lab["cells"][1]) == "# TODO: h\nraise NotImplementedError('h')\n"
+    assert source_of(lab["cells"][0]) == source_of(solution["cells"][0]).replace("# Solution: t", "# Lab: t")
+    assert source_of(lab["cells"][1]) == "import kafkacourse as kc\n# TODO: h\nraise kc.ToDo(1, 'h')\n"
     assert "secret" not in json.dumps(lab)
     assert lab["cells"][2]["outputs"] == [] and lab["cells"][2]["execution_count"] is None
     nbformat.validate(nbformat.from_dict(lab))
@@ -124,16 +127,30 @@ def test_make_lab_names_the_cell_of_a_bad_marker():
         make_lab(solution)
 
 
+def test_the_step_comes_from_the_step_heading_and_a_lab_must_import_kc():
+    solution = notebook(("markdown", "# Lab: t"), ("code", "import kafkacourse as kc"),
+                        ("markdown", "## Step 4: later"), ("code", "### BEGIN SOLUTION hint: h\nx = 1\n### END SOLUTION"))
+    assert "raise kc.ToDo(4, 'h')" in source_of(make_lab(solution)["cells"][3])
+    del solution["cells"][1]
+    with pytest.raises(MarkerError, match="import kafkacourse as kc"):
+        make_lab(solution)
+
+
+def test_a_solution_named_nn_solution_gives_a_lab_named_nn_lab():
+    assert lab_name("08-solution-cli-produce-consume.ipynb") == "08-lab-cli-produce-consume.ipynb"
+    assert lab_name("08-lab-cli.ipynb") == "08-lab-cli.ipynb"  # old naming: flagged by test_navigation
+
+
 def test_generate_labs_mirrors_the_solution_tree_and_skips_checkpoints(tmp_path):
     solutions, labs = tmp_path / "solutions", tmp_path / "labs"
-    for path in (solutions / "day2" / "03-x.ipynb", solutions / "day2" / ".ipynb_checkpoints" / "03-x-checkpoint.ipynb"):
+    for path in (solutions / "day2" / "03-solution-x.ipynb", solutions / "day2" / ".ipynb_checkpoints" / "03-x-checkpoint.ipynb"):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(notebook(("code", "### BEGIN SOLUTION\ny = 2\n### END SOLUTION"))))
+        path.write_text(json.dumps(notebook(("code", "import kafkacourse as kc\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION"))))
 
     written = generate_labs(solutions, labs)
 
-    assert written == [labs / "day2" / "03-x.ipynb"]
-    assert "raise NotImplementedError" in source_of(json.loads(written[0].read_text())["cells"][0])
+    assert written == [labs / "day2" / "03-lab-x.ipynb"]
+    assert "raise kc.ToDo(1, " in source_of(json.loads(written[0].read_text())["cells"][0])
 
 
 # -- the check helpers, on the live cluster (fixtures `cluster` and `topic`, 3 partitions: tests/conftest.py) ---
@@ -167,22 +184,17 @@ def test_group_offsets_reports_committed_end_and_lag_per_partition(cluster, topi
     assert cluster.group_offsets(group, kc.unique_name("never-created")).empty
 
 
-# -- drift: the committed labs are what the solutions generate -----------------------------------------------
+# -- drift: the committed labs are what the solutions generate (with their navigation) -------------------------
 
 def test_every_committed_lab_is_what_its_solution_generates():
-    solutions = sorted(p for p in SOLUTIONS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-    assert solutions, f"no solution notebook under {SOLUTIONS}"
-    stale = []
-    for solution in solutions:
-        lab = LABS / solution.relative_to(SOLUTIONS)
-        if not lab.exists() or make_lab(json.loads(solution.read_text())) != json.loads(lab.read_text()):
-            stale.append(str(lab.relative_to(REPO)))
-    assert not stale, f"out of date (run `kafkacourse labs` and commit the result): {stale}"
+    pages = [p for p in toc.contents(REPO) if p.kind == "lab"]
+    assert pages, f"no solution notebook under {SOLUTIONS}"
+    stale = [str(p.path) for p in pages if p.path in toc.stale(REPO)]
+    assert not stale, f"out of date (run `./course toc` and commit the result): {stale}"
 
 
 def test_every_committed_lab_has_a_solution():
-    labs = [p for p in LABS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
-    orphans = [str(p.relative_to(REPO)) for p in labs if not (SOLUTIONS / p.relative_to(LABS)).exists()]
+    orphans = toc.orphan_labs(REPO)
     assert not orphans, f"labs without a solution (delete them, or add the solution): {orphans}"
 
 
@@ -197,6 +209,15 @@ def execute(path: Path, tmp_path: Path) -> list[dict]:
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute(env=env)
     return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def rendered(cell) -> str | None:
+    """What JupyterLab shows for a cell's error: its traceback lines (ANSI colours removed), joined."""
+    errors = [o for o in cell.outputs if o.output_type == "error"]
+    return ANSI.sub("", "\n".join(errors[0].traceback)) if errors else None
 
 
 def error_of(cell) -> tuple[str, str] | None:
@@ -222,14 +243,15 @@ def test_the_untouched_day1_cli_lab_fails_each_check_with_its_hint(tmp_path):
     lab = LABS / "day1" / "08-lab-cli-produce-consume.ipynb"
     cells = execute(lab, tmp_path)
 
-    todo_cells = [c for c in cells if "raise NotImplementedError" in c.source]
+    todo_cells = [c for c in cells if "raise kc.ToDo(" in c.source]
     check_cells = [c for c in cells if "kc.check(" in c.source]
     marked = {id(c) for c in todo_cells + check_cells}
     assert len(todo_cells) == len(check_cells) == len(DAY1_CLI_LAB_HINTS), "one TODO and one check per step"
 
-    for cell in todo_cells:
+    for step, cell in enumerate(todo_cells, start=1):
         hint = re.search(r"# TODO: (.*)", cell.source).group(1)
-        assert error_of(cell) == ("NotImplementedError", hint), (cell.source, error_of(cell))
+        assert error_of(cell) == ("ToDo", f"step {step} is still to do: {hint}"), (cell.source, error_of(cell))
+        assert rendered(cell) == f"step {step} is still to do: {hint}", "the TODO shows as one line, no traceback"
 
     for cell, expected in zip(check_cells, DAY1_CLI_LAB_HINTS):
         error = error_of(cell)
@@ -237,6 +259,7 @@ def test_the_untouched_day1_cli_lab_fails_each_check_with_its_hint(tmp_path):
             f"a check cell must fail with LabCheckFailed, not {error}:\n{cell.source}"
         for pattern in expected:
             assert re.search(pattern, error[1]), f"{pattern!r} not in the check's message {error[1]!r}"
+        assert rendered(cell) == error[1], "a failing check shows its message alone, not a traceback"
 
     others = [c for c in cells if id(c) not in marked]
     assert others and all(error_of(c) is None for c in others), \

@@ -6,8 +6,8 @@ A small surface; every name is documented where it is defined:
   profile: single, cluster, secure, dr; or a remote one from the environment); topics, produce, consume, chaos.
 * ``unique_name(prefix)`` — names that never collide with an earlier run.
 * ``serve(app)`` → :class:`BackgroundServer` — a FastAPI app on a background uvicorn thread.
-* ``LiveChart`` — a chart fed from a loop; static when executed headless.
-* ``check(condition, what, hint)`` — a lab check that says what is still wrong.
+* ``LiveChart`` — a chart fed from a loop; static when executed headless; ``progress`` — a tqdm.auto bar.
+* ``check(condition, what, hint)`` — a lab check that says what is still wrong; ``ToDo`` — a lab step not written yet.
 * ``doctor()`` — what the course needs and how to fix what is missing.
 * ``LocalStack`` — the Docker-free stack itself (the CLI `kafkacourse` drives it).
 
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 _PUBLIC = {
     "connect": ".connection", "Cluster": ".cluster", "unique_name": ".cluster",
     "serve": ".server", "BackgroundServer": ".server",
-    "LiveChart": ".plots.live",
-    "check": ".course.labs", "LabCheckFailed": ".course.labs",
+    "LiveChart": ".plots.live", "progress": ".plots.progress",
+    "check": ".course.labs", "LabCheckFailed": ".course.labs", "ToDo": ".course.labs",
     "doctor": ".course.doctor",
     "LocalStack": ".stack", "StackError": ".stack",
 }
@@ -39,8 +39,8 @@ _PUBLIC = {
 __all__ = [
     "connect", "Cluster", "unique_name",
     "serve", "BackgroundServer",
-    "LiveChart",
-    "check", "LabCheckFailed",
+    "LiveChart", "progress",
+    "check", "LabCheckFailed", "ToDo",
     "doctor",
     "LocalStack", "StackError",
 ]

@@ -57,8 +57,15 @@ def unique_name(prefix: str) -> str:
     """`prefix` plus a short random suffix, so a notebook re-run never collides with its last run.
 
     >>> unique_name("orders")   # e.g. 'orders-3f9a1c'
+
+    Inside a notebook the name is recorded for that lesson, so `kafkacourse reset --lesson` can delete it
+    (`kafkacourse.course.lessons`).
     """
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+    from .course.lessons import remember
+
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    remember(name)
+    return name
 
 
 @dataclass

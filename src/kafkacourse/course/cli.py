@@ -7,33 +7,40 @@
     kafkacourse logs [--profile P] [--node N | --service S] [-n 50]
     kafkacourse reset [--profile P] [--with S,…] [--yes]   delete a profile's (and S's) data (the only command
                                      that deletes)
+    kafkacourse reset --lesson NOTEBOOK       delete only the topics and groups that lesson made
+    kafkacourse warmup [--day N]     instructors: start every profile and service day N needs, pre-load the rest
     kafkacourse doctor               check Python, Java, the client library, every profile and service
     kafkacourse compose-config       write .compose/secure/ (certificates, server.properties) for docker compose
-    kafkacourse labs [--check]       regenerate labs/ from solutions/ (or only report drift)
-    kafkacourse toc                  regenerate notebooks/README.md, the table of contents
-    kafkacourse open [jupyter args]  start the stack and JupyterLab on the course
+    kafkacourse toc [--check]        regenerate START.ipynb, notebooks/README.md, every navigation cell and labs/
+                                     from solutions/, and normalize every notebook (`labs` is the same command)
+    kafkacourse book [notebook…] [--no-execute]   execute the notebooks, build the HTML book in build/book/
+    kafkacourse open [jupyter args]  start the stack and JupyterLab on the course's home page (START.ipynb)
     kafkacourse test [--fast] [pytest args]   start the stack, run the whole test suite, stop what it started
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from ..stack import (SERVICES, LocalStack, StackError, all_services, all_stacks, down_everything, profiles,
-                    running_services)
+                    running_services, running_stacks)
+from .progress import Steps
+from .toc import HOME
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 def course_env() -> dict[str, str]:
-    """This environment with the tool wrappers and the venv's scripts first on PATH."""
+    """This environment with the tool wrappers and the venv's scripts first on PATH, and the course's JupyterLab
+    defaults (jupyter/labconfig) on JUPYTER_CONFIG_PATH."""
     path = [str(REPO / "bin"), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
-    return dict(os.environ, PATH=os.pathsep.join(path))
+    config = [str(REPO / "jupyter"), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])]  # jupyter/README.md
+    return dict(os.environ, PATH=os.pathsep.join(path), JUPYTER_CONFIG_PATH=os.pathsep.join(config))
 
 
 def _stack(args: argparse.Namespace) -> LocalStack:
@@ -43,7 +50,8 @@ def _stack(args: argparse.Namespace) -> LocalStack:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    _stack(args).up()
+    with Steps() as steps:
+        _stack(args).up(progress=steps)
     return 0
 
 
@@ -81,7 +89,36 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reset_lesson(args: argparse.Namespace) -> int:
+    from .lessons import names_of, reset_lesson
+
+    lesson = Path(args.lesson)
+    if not lesson.exists() and (REPO / lesson).exists():
+        lesson = REPO / lesson
+    if not names_of(lesson):
+        print(f"Nothing recorded for {args.lesson}: its topics and groups are recorded when it runs in JupyterLab "
+              "(kc.unique_name), and it has not run since the last reset.")
+        return 0
+    servers = [stack.bootstrap_servers for stack in running_stacks()]
+    servers += [os.environ[v] for v in ("KAFKA_BOOTSTRAP_SERVERS",) if os.environ.get(v)]
+    deleted = reset_lesson(lesson, servers)
+    print(f"Deleted {len(deleted['topics'])} topic(s) and {len(deleted['groups'])} group(s) of {args.lesson}"
+          + (f": {', '.join(deleted['topics'] + deleted['groups'])}" if deleted["topics"] or deleted["groups"] else "")
+          + ". Nothing else was touched.")
+    return 0
+
+
+def cmd_warmup(args: argparse.Namespace) -> int:
+    from .warmup import warmup
+
+    with Steps() as steps:
+        warmup(args.day, progress=steps)
+    return 0
+
+
 def cmd_reset(args: argparse.Namespace) -> int:
+    if args.lesson:
+        return cmd_reset_lesson(args)
     stack = _stack(args)
     extra = f" and of {', '.join(args.with_services)}" if args.with_services else ""
     if not args.yes:
@@ -99,11 +136,11 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .doctor import diagnose
+    from .doctor import diagnose, report_lines
 
     findings = diagnose()
-    for f in findings:
-        print(f"{'✅' if f.ok else '❌'} {f.check}: {f.detail}" + (f"\n   fix: {f.fix}" if f.fix else ""))
+    width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 120
+    print("\n".join(report_lines(findings, width)))
     return 0 if all(f.ok for f in findings) else 1
 
 
@@ -117,43 +154,61 @@ def cmd_compose_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_labs(args: argparse.Namespace) -> int:
-    from .labs import generate_labs, make_lab
+def cmd_toc(args: argparse.Namespace) -> int:
+    """Contents, home page, navigation cells, labs from solutions, and every notebook normalized."""
+    from . import toc
 
     if args.check:
-        drift = [str(p) for p in sorted((REPO / "solutions").rglob("*.ipynb"))
-                 if make_lab(json.loads(p.read_text())) != _load(REPO / "labs" / p.relative_to(REPO / "solutions"))]
-        print("\n".join(f"out of date: {d}" for d in drift) or "labs/ matches solutions/")
-        return 1 if drift else 0
-    for path in generate_labs(REPO / "solutions", REPO / "labs"):
-        print(f"wrote {path.relative_to(REPO)}")
+        stale = toc.stale(REPO)
+        print("\n".join(f"out of date: {p}" for p in stale) or "every generated file is up to date")
+        orphans = toc.orphan_labs(REPO)
+        print("\n".join(f"no solution generates: {p}" for p in orphans), end="\n" if orphans else "")
+        return 1 if stale or orphans else 0
+    written = toc.sync(REPO)
+    print("\n".join(f"wrote {p}" for p in written) or "every generated file was already up to date")
+    for orphan in toc.orphan_labs(REPO):
+        print(f"warning: no solution generates {orphan} (delete it, or add its solution)", file=sys.stderr)
     return 0
 
 
-def _load(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def cmd_toc(args: argparse.Namespace) -> int:
-    from .toc import write
-
-    print(f"wrote {write(REPO).relative_to(REPO)}")
-    return 0
+def lab_command(rest: list[str], root: Path = REPO) -> list[str]:
+    """The JupyterLab command `open` runs: the repo as root folder, the course's home page opened first."""
+    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={root}", *rest]
+    if not any(a.startswith("--LabApp.default_url") for a in rest):
+        command.append(f"--LabApp.default_url=/lab/tree/{HOME.as_posix()}")
+    if os.geteuid() == 0 and "--allow-root" not in command:  # containers and cloud shells often run as root
+        command.append("--allow-root")
+    return command
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    LocalStack().up()
-    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={REPO}", *args.rest]
-    if os.geteuid() == 0 and "--allow-root" not in command:  # containers and cloud shells often run as root
-        command.append("--allow-root")
+    with Steps() as steps:
+        LocalStack().up(progress=steps)
+    command = lab_command(args.rest)
     print("Opening JupyterLab; the stack keeps running after it closes (`kafkacourse down` stops it).")
     os.execve(command[0], command, course_env())
     return 0  # not reached
 
 
+def notebook_env(figures: bool = False) -> dict[str, str]:
+    """The environment notebooks run in under `test` (and, with `figures`, `book`): headless charts (one static
+    figure each), no deprecation noise; `figures` keeps IPython's inline backend so figures become PNGs."""
+    backend = "module://matplotlib_inline.backend_inline" if figures else "Agg"
+    return dict(course_env(), KAFKA_COURSE_HEADLESS="1", MPLBACKEND=backend, PYTHONWARNINGS="ignore::DeprecationWarning")
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    from .book import main as build_book
+
+    if not args.no_execute:
+        with Steps() as steps:
+            LocalStack().up(progress=steps)
+    return build_book(REPO, args.notebooks, not args.no_execute, notebook_env(figures=True))
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     before = {service.name for service in running_services()}
-    env = dict(course_env(), KAFKA_COURSE_HEADLESS="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore::DeprecationWarning")
+    env = notebook_env()
     try:
         LocalStack().up()
         # --fast: the library and apps only (tests/), without notebook cells and slow tests; CI runs everything.
@@ -202,14 +257,24 @@ def main(argv: list[str] | None = None) -> int:
     logs.set_defaults(run=cmd_logs)
     reset = with_brokers(sub.add_parser("reset", help="delete a stack's data"))
     reset.add_argument("--yes", action="store_true", help="do not ask")
+    reset.add_argument("--lesson", metavar="NOTEBOOK",
+                       help="delete only the topics and groups this lesson made (nothing else; no question asked)")
     reset.set_defaults(run=cmd_reset)
     sub.add_parser("doctor", help="check the environment").set_defaults(run=cmd_doctor)
-    labs = sub.add_parser("labs", help="regenerate labs/ from solutions/")
-    labs.add_argument("--check", action="store_true", help="only report labs that differ")
-    labs.set_defaults(run=cmd_labs)
+    for name in ("toc", "labs"):  # one generator: labs need the contents for their navigation
+        p = sub.add_parser(name, help="regenerate the contents, home page, navigation cells and labs/; "
+                                      "normalize every notebook")
+        p.add_argument("--check", action="store_true", help="only report what is out of date (exit 1)")
+        p.set_defaults(run=cmd_toc)
+    warm = sub.add_parser("warmup", help="instructors: start and pre-load everything a day needs")
+    warm.add_argument("--day", type=int, default=1, help="the course day (default 1)")
+    warm.set_defaults(run=cmd_warmup)
+    book = sub.add_parser("book", help="execute the notebooks and build the course as HTML pages in build/book/")
+    book.add_argument("notebooks", nargs="*", help="execute only these (repo-relative paths); default: all")
+    book.add_argument("--no-execute", action="store_true", help="build from build/executed/ as it is")
+    book.set_defaults(run=cmd_book)
     sub.add_parser("compose-config", help="write docker compose's secure broker config").set_defaults(
         run=cmd_compose_config)
-    sub.add_parser("toc", help="regenerate notebooks/README.md (the table of contents)").set_defaults(run=cmd_toc)
     for name, run, what in (("open", cmd_open, "JupyterLab"), ("test", cmd_test, "pytest")):
         p = sub.add_parser(name, help=f"start the stack and {what}")
         p.add_argument("rest", nargs=argparse.REMAINDER, help=f"passed on to {what}")
@@ -226,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         args.rest = unknown + args.rest
     try:
         return args.run(args)
-    except StackError as exc:
+    except (StackError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -88,12 +88,67 @@ def diagnose() -> list[Finding]:
     return [_python(), _java(), _maven(), *_client(), _packages(), *_ports_and_services()]
 
 
-def doctor() -> pd.DataFrame:
-    """Run the checks, print what is wrong and how to fix it, and return them all as a table."""
+OK, NOT_YET = "✅ OK", "❌ NOT YET"  # the word carries the meaning where no emoji font draws the symbol
+
+
+def status(ok: bool) -> str:
+    return OK if ok else NOT_YET
+
+
+class Findings(pd.DataFrame):
+    """The doctor's table: a DataFrame whose display never cuts a cell (URLs and fixes stay whole, wrapped)."""
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame  # anything computed from it is a plain DataFrame
+
+    def _repr_html_(self) -> str:
+        """Every cell whole and left-aligned, long values wrapped (pandas' own HTML cuts at 50 characters)."""
+        import html
+
+        cell = 'style="text-align: left; white-space: normal; overflow-wrap: anywhere; vertical-align: top"'
+        columns = [c for c in self.columns if self[c].astype(str).str.len().any()]  # no empty "fix" column
+        head = "".join(f"<th {cell}>{html.escape(str(c))}</th>" for c in columns)
+        nowrap = 'style="text-align: left; white-space: nowrap; vertical-align: top"'  # "❌ NOT YET" stays whole
+        rows = "".join("<tr>" + "".join(f"<td {nowrap if c == 'status' else cell}>{html.escape(str(row[c]))}</td>"
+                                        for c in columns) + "</tr>"
+                       for _, row in self.iterrows())
+        return f'<table class="dataframe"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.max_colwidth", None, "display.width", 1000, "display.max_columns", None):
+            return super().__repr__()
+
+
+def report_lines(findings: list[Finding], width: int = 100) -> list[str]:
+    """The CLI's lines: symbol and word, check, then the whole detail and fix wrapped (never cut)."""
+    import textwrap
+
+    name_width = max((len(f.check) for f in findings), default=10)
+    indent = " " * (len(NOT_YET) + 2 + name_width + 2)
+    lines = []
+    for f in findings:
+        head = f"{status(f.ok):<{len(NOT_YET)}}  {f.check:<{name_width}}  "
+        body = textwrap.wrap(f.detail, max(30, width - len(head)), break_long_words=False, break_on_hyphens=False)
+        lines.append(head + (body[0] if body else ""))
+        lines.extend(indent + more for more in body[1:])
+        if f.fix:
+            fix = textwrap.wrap(f"fix: {f.fix}", max(30, width - len(indent)), break_long_words=False,
+                                break_on_hyphens=False)
+            lines.extend(indent + line for line in fix)
+    return lines
+
+
+def doctor() -> Findings:
+    """Run the checks, print what is wrong and how to fix it, and return them all as a table.
+
+    >>> kc.doctor()      # in a notebook: the table, each row "✅ OK" or "❌ NOT YET", nothing cut
+    """
     findings = diagnose()
     for finding in findings:
         if not finding.ok:
-            print(f"❌ {finding.check}: {finding.detail}\n   fix: {finding.fix}")
+            print(f"{NOT_YET} {finding.check}: {finding.detail}\n   fix: {finding.fix}")
     if all(f.ok for f in findings):
-        print("✅ everything the course needs is here")
-    return pd.DataFrame([{"check": f.check, "ok": "✅" if f.ok else "❌", "detail": f.detail} for f in findings])
+        print(f"{OK}: everything the course needs is here")
+    return Findings([{"status": status(f.ok), "check": f.check, "detail": f.detail, "fix": f.fix}
+                     for f in findings])

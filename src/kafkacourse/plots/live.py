@@ -8,6 +8,10 @@ the loop ends. Either way ``finish()`` returns the data as a pandas DataFrame.
 >>> for second, rate in enumerate(rates):
 ...     chart.add(second, produced=rate)
 >>> frame = chart.finish()
+
+A live chart shows something live only when its points arrive over seconds: feed it from a paced stream
+(e.g. one record every 0.2 s), and fix the axes (``xlim=(0, 6), ylim=(0, 30)``) so the line visibly grows
+into a known frame instead of being rescaled at each redraw.
 """
 
 from __future__ import annotations
@@ -37,8 +41,13 @@ class LiveChart:
     """Lines named by keyword in add(); see the module docstring."""
 
     def __init__(self, title: str, xlabel: str = "", ylabel: str = "", refresh_s: float = 0.5,
-                 kind: str = "line") -> None:
+                 kind: str = "line", xlim: tuple[float, float] | None = None,
+                 ylim: tuple[float, float] | None = None) -> None:
+        """`refresh_s`: at most one redraw per that many seconds; `xlim`/`ylim`: fixed axes (default: fit the data)."""
+        if kind not in ("line", "step"):
+            raise ValueError(f"kind must be 'line' or 'step', not {kind!r}")
         self.title, self.xlabel, self.ylabel, self.kind = title, xlabel, ylabel, kind
+        self.xlim, self.ylim = xlim, ylim
         self.refresh_s = refresh_s
         self.points: dict[str, list[tuple[float, float]]] = defaultdict(list)
         self.live = not is_headless()
@@ -72,10 +81,14 @@ class LiveChart:
                     ax.step(data.index, data[column], where="post", label=column)
             else:
                 data.plot(ax=ax, marker="." if len(data) < 60 else None)
+        if self.xlim:
+            ax.set_xlim(*self.xlim)
+        if self.ylim:
+            ax.set_ylim(*self.ylim)
         ax.set_title(self.title)
         ax.set_xlabel(self.xlabel)
         ax.set_ylabel(self.ylabel)
-        if len(self.points) > 1 or self.kind == "step":
+        if (len(self.points) > 1 or self.kind == "step") and not data.empty:
             ax.legend(loc="best")
         ax.grid(alpha=0.3)
         fig.tight_layout()
