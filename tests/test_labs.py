@@ -227,14 +227,10 @@ def error_of(cell) -> tuple[str, str] | None:
 
 # Per check cell of the lab, in order: what its failure message must say when the learner has done nothing.
 DAY1_CLI_LAB_HINTS = [
-    [r"topic lab-orders-\w+ exists: not yet", r"!kafka-topics\.sh --bootstrap-server \S+ --create --topic lab-orders-\w+ --partitions 3"],
-    [r"lab-orders-\w+ holds the 6 keyed orders: not yet", "the topic does not exist yet: do step 1",
-     r"kafka-console-producer\.sh --bootstrap-server \S+ --topic lab-orders-\w+ --reader-property parse\.key=true "
-     r"--reader-property key\.separator=:"],
-    [r"group lab-readers-\w+ has read all of lab-orders-\w+: not yet", "the topic does not exist yet: do step 1",
-     r"kafka-console-consumer\.sh --bootstrap-server \S+ --topic lab-orders-\w+ --group lab-readers-\w+ --from-beginning"],
-    ["current_offsets holds the group's committed offsets: not yet", "do step 3 first", "current_offsets is None",
-     r"kafka-consumer-groups\.sh --bootstrap-server \S+ --describe --group lab-readers-\w+", "CURRENT-OFFSET"],
+    [r"topic lab-orders-\w+ exists: not yet", r"no topic named lab-orders-\w+\. kafka-topics\.sh --help"],
+    [r"lab-orders-\w+ holds the 6 keyed orders, in order: not yet", "the topic does not exist yet: do step 1"],
+    [r"group lab-readers-\w+ has read all of lab-orders-\w+: not yet", "the topic does not exist yet: do step 1"],
+    ["current_offsets holds the group's committed offsets: not yet", "do step 3 first"],
 ]
 
 
@@ -244,7 +240,7 @@ def test_the_untouched_day1_cli_lab_fails_each_check_with_its_hint(tmp_path):
     cells = execute(lab, tmp_path)
 
     todo_cells = [c for c in cells if "raise kc.ToDo(" in c.source]
-    check_cells = [c for c in cells if "kc.check(" in c.source]
+    check_cells = [c for c in cells if re.search(r"kc\.check\(|day1_lab\.check_", c.source)]
     marked = {id(c) for c in todo_cells + check_cells}
     assert len(todo_cells) == len(check_cells) == len(DAY1_CLI_LAB_HINTS), "one TODO and one check per step"
 

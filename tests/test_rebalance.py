@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import kafkacourse as kc
@@ -139,3 +141,37 @@ def test_timeline_draws_headless(runs, tmp_path):
 def test_unknown_strategy_is_refused(cluster, topic):
     with pytest.raises(ValueError, match="strategy must be one of"):
         AssignmentRecorder(cluster, [topic], "sticky")
+
+
+def test_the_kip848_protocol_moves_only_what_must_and_pauses_measure_the_wait(cluster, topic):
+    """group_protocol="consumer": the coordinator assigns (uniform); joins revoke only what moves, and with records
+    flowing a leaving member's partitions are taken over at the survivor's next heartbeat."""
+    from kafkacourse.instruments.replication import SteadyProducer
+
+    with SteadyProducer(cluster, topic, per_second=200):
+        with AssignmentRecorder(cluster, [topic], "uniform", group_protocol="consumer",
+                                consumer_config={"enable.auto.commit": True, "auto.commit.interval.ms": 200}) as rec:
+            rec.add_member(timeout=60)
+            rec.add_member(timeout=60)
+            owned_by_m1 = rec.assignment()["m1"]
+            rec.remove_member("m1", timeout=60)
+            time.sleep(1.5)  # records keep flowing: m2 reads the partitions it took over
+    summary = rec.summary().set_index("step")
+    assert summary.loc["m2 joins", "revoked"] == summary.loc["m2 joins", "moved"] == 3, summary
+    assert sorted(rec.steps[-1].after["m2"]) == list(range(PARTITIONS))
+    assert not rec.consumed().empty
+    left_at = rec.steps[-1].started
+    taken_over = set(rec.consumed().query("t > @left_at and member == 'm2'").partition)
+    assert set(owned_by_m1) <= taken_over, "m2 reads m1's partitions after m1 left"
+    leave = rec.pauses().query("step == 'm1 leaves'")
+    orphaned = leave[leave.partition.isin(owned_by_m1)].longest_gap_s.max()
+    # m2 learns of the change at its next heartbeat (the broker's group.consumer.heartbeat.interval.ms, 5 s):
+    # anywhere in [0, 5 s] depending on where in m2's cycle m1 left, so only the bound is certain.
+    assert orphaned < 5.0 + 3.0, leave
+
+
+def test_bad_group_protocol_or_classic_strategy_under_kip848_is_refused(cluster, topic):
+    with pytest.raises(ValueError, match="group_protocol must be"):
+        AssignmentRecorder(cluster, [topic], "range", group_protocol="share")
+    with pytest.raises(ValueError, match="under group_protocol='consumer'"):
+        AssignmentRecorder(cluster, [topic], "cooperative-sticky", group_protocol="consumer")

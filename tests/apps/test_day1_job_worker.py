@@ -1,4 +1,5 @@
-"""courseapps.day1.job_worker: work, then commit; killed and restarted, it finishes every job."""
+"""courseapps.day1.job_worker: work, then commit; killed and restarted, it finishes every job; with
+librdkafka's default auto-commit a job killed mid-work can be lost, with stored offsets it cannot."""
 
 import subprocess
 import sys
@@ -78,3 +79,45 @@ def test_killed_worker_restarted_in_the_same_group_finishes_every_job(cluster, t
         worker.terminate()
         assert worker.wait(15) == 0, "SIGTERM: the worker finishes its job and exits cleanly"
     assert set(lines(done)) == {f"j-{i}" for i in range(n)}
+
+
+@pytest.mark.parametrize("commit, loses", [("auto", True), ("stored", False)])
+def test_auto_commit_can_commit_a_job_before_it_is_done_and_stored_offsets_cannot(cluster, make_topic, tmp_path,
+                                                                                  commit, loses):
+    """--commit auto (librdkafka's defaults): killed mid-job after the background commit, the job is lost.
+    --commit stored (enable.auto.offset.store=false + store_offsets after the job): the same kill loses nothing."""
+    import re
+
+    from kafkacourse.instruments.processes import ServiceProcess
+
+    topic, done, n = make_topic(partitions=1, prefix=f"test-{commit}"), tmp_path / "done.txt", 4
+    cluster.produce(topic, [(f"j-{i}", f'{{"job_id": "j-{i}", "seconds": 1.0}}') for i in range(n)])
+    group = kc.unique_name("workers")
+    worker = ServiceProcess("courseapps.day1.job_worker", "--bootstrap-servers", cluster.bootstrap_servers,
+                            "--topic", topic, "--group", group, "--done-file", done, "--commit", commit,
+                            "--auto-commit-interval-ms", 200, "--instance-id", "w1", "--idle-exit", 20,
+                            log_dir=tmp_path)
+    in_hand = None
+    try:
+        worker.start()
+        deadline = time.monotonic() + 40
+        while in_hand is None:
+            assert time.monotonic() < deadline, worker.tail()
+            started = re.findall(r"start (\S+) \(partition 0 offset (\d+)\)", worker.log(this_run=True))
+            committed = cluster.group_offsets(group, topic).committed.iloc[0]
+            if started and committed is not None:
+                job, offset = started[-1][0], int(started[-1][1])
+                if job not in lines(done) and (committed > offset if commit == "auto" else committed == offset):
+                    worker.kill()
+                    in_hand = job if job not in lines(done) else None
+                    if in_hand is None:
+                        worker.restart()
+            time.sleep(0.05)
+        worker.restart()
+        wait_until(lambda: cluster.group_offsets(group, topic).lag.iloc[0] == 0, 40, "never reached the end")
+        assert worker.terminate(15) == 0
+    finally:
+        if worker.alive:
+            worker.kill()
+    missing = {f"j-{i}" for i in range(n)} - set(lines(done))
+    assert missing == ({in_hand} if loses else set()), (in_hand, missing, worker.log())

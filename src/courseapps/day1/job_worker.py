@@ -5,6 +5,16 @@ the record's offset, synchronously. Killed at any moment, the worker loses nothi
 not committed yet is read again by the next worker of the same group. The price is possible duplicates: a
 worker killed after writing "done" but before its commit reached the broker does that job twice.
 
+``--commit`` chooses when the group's offset moves (lesson 07 compares them):
+
+* ``after-work`` (the default): ``commit(message)`` after each job, synchronously, as above;
+* ``auto``: librdkafka's defaults (``enable.auto.commit=true``, ``enable.auto.offset.store=true``): the offset
+  is *stored* when ``poll()`` hands the record over, and a background thread commits the stored offsets every
+  ``auto.commit.interval.ms`` (5 s unless ``--auto-commit-interval-ms``), whether the job is done or not. A
+  worker killed mid-job may have committed past it already: that job is lost;
+* ``stored``: auto-commit stays on but ``enable.auto.offset.store=false``, and the worker calls
+  ``store_offsets(message)`` after each job: the background thread only ever commits finished jobs.
+
 With ``--instance-id`` the worker is a *static member* of its group (``group.instance.id``): a restarted
 worker with the same id takes its predecessor's place at once instead of waiting for the broker to notice
 the old one is dead (``session.timeout.ms``).
@@ -36,13 +46,25 @@ def log(line: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
 
+COMMIT_MODES = ("after-work", "auto", "stored")
+
+
 def run(kafka_config: dict[str, Any], topic: str, group_id: str, done_file: str | Path, *,
         instance_id: str | None = None, idle_exit: float | None = None,
-        stop: threading.Event | None = None) -> int:
+        stop: threading.Event | None = None, commit: str = "after-work",
+        auto_commit_interval_ms: int | None = None, session_timeout_ms: int = 10_000) -> int:
     """Work through `topic` as a member of `group_id` until `stop` is set or idle; returns jobs done."""
+    if commit not in COMMIT_MODES:
+        raise ValueError(f"commit must be one of {COMMIT_MODES}, not {commit!r}")
     stop = stop or threading.Event()
     config = {**kafka_config, "group.id": group_id, "auto.offset.reset": "earliest",
-              "enable.auto.commit": False, "session.timeout.ms": 10_000}
+              "session.timeout.ms": session_timeout_ms}
+    if commit == "after-work":
+        config["enable.auto.commit"] = False
+    elif commit == "stored":
+        config["enable.auto.offset.store"] = False     # auto-commit commits only what store_offsets() stored
+    if auto_commit_interval_ms is not None:
+        config["auto.commit.interval.ms"] = auto_commit_interval_ms
     if instance_id:
         config["group.instance.id"] = instance_id
     consumer = Consumer(config)
@@ -73,12 +95,17 @@ def run(kafka_config: dict[str, Any], topic: str, group_id: str, done_file: str 
                 log(f"skipping invalid job at partition {msg.partition()} offset {msg.offset()}: "
                     f"{exc.errors()[0]['msg']}")
             else:
+                log(f"start {job.job_id} (partition {msg.partition()} offset {msg.offset()})")
                 time.sleep(job.seconds)                 # the work
                 with done_path.open("a") as out:        # its result
                     out.write(job.job_id + "\n")
                 jobs_done += 1
                 log(f"done {job.job_id} (partition {msg.partition()} offset {msg.offset()})")
-            consumer.commit(message=msg, asynchronous=False)  # after the work: at-least-once
+            if commit == "after-work":
+                consumer.commit(message=msg, asynchronous=False)  # after the work: at-least-once
+            elif commit == "stored":
+                consumer.store_offsets(message=msg)   # after the work; the background thread commits it
+            # commit == "auto": nothing here: poll() already stored the offset, the background thread commits
     finally:
         consumer.close()
         log(f"left the group after {jobs_done} jobs")
@@ -93,12 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--done-file", required=True)
     parser.add_argument("--instance-id")
     parser.add_argument("--idle-exit", type=float)
+    parser.add_argument("--commit", choices=COMMIT_MODES, default="after-work")
+    parser.add_argument("--auto-commit-interval-ms", type=int)
+    parser.add_argument("--session-timeout-ms", type=int, default=10_000)
     args = parser.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     run({"bootstrap.servers": args.bootstrap_servers}, args.topic, args.group, args.done_file,
-        instance_id=args.instance_id, idle_exit=args.idle_exit, stop=stop)
+        instance_id=args.instance_id, idle_exit=args.idle_exit, stop=stop, commit=args.commit,
+        auto_commit_interval_ms=args.auto_commit_interval_ms, session_timeout_ms=args.session_timeout_ms)
     return 0
 
 

@@ -33,6 +33,15 @@ rejoins (every eager revocation, and the one a leaving member makes) belongs to 
 
 Consumers use the classic group protocol with a short session (6 s, heartbeat 1 s): a member that joins
 triggers a rebalance within about a heartbeat; one that closes leaves the group at once.
+
+``group_protocol="consumer"`` runs the members under the KIP-848 protocol instead: the coordinator computes the
+assignment with ``group.remote.assignor`` (``strategy`` is then "uniform" or "range"), there is no JoinGroup
+and no group-wide rebalance, and the callbacks receive deltas as under cooperative-sticky. The "generation"
+recorded is then the member epoch from the ``ConsumerGroupHeartbeat`` responses. Members learn of a new
+assignment from their next heartbeat (``group.consumer.heartbeat.interval.ms``, 5 s by default on the broker).
+
+While they run, members keep every record they consume (``consumed()``), so a lesson that writes records to the
+topic during the script can measure how long each partition went without being read (``pauses()``).
 """
 
 from __future__ import annotations
@@ -54,8 +63,10 @@ from matplotlib.figure import Figure
 from ..cluster import Cluster, unique_name
 
 STRATEGIES = ("range", "roundrobin", "cooperative-sticky")
+REMOTE_ASSIGNORS = ("uniform", "range")   # group.remote.assignor under group.protocol=consumer (KIP-848)
 COOPERATIVE = frozenset({"cooperative-sticky"})
-_JOIN_RESPONSE = re.compile(r"JoinGroup response: GenerationId (-?\d+)")
+_JOIN_RESPONSE = re.compile(r"JoinGroup response: GenerationId (-?\d+)"
+                            r"|ConsumerGroupHeartbeat response received for member id \"[^\"]*\" with epoch (-?\d+)")
 
 TP = tuple[str, int]  # (topic, partition)
 
@@ -116,8 +127,8 @@ class _JoinLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         found = _JOIN_RESPONSE.search(message)
-        if found and int(found.group(1)) >= 0:
-            self.recorder._joined(self.member, int(found.group(1)))
+        if found and int(found.group(1) or found.group(2)) >= 0:
+            self.recorder._joined(self.member, int(found.group(1) or found.group(2)))
         elif record.levelno >= logging.WARNING:
             self.member.log.append(message)
 
@@ -128,7 +139,10 @@ class AssignmentRecorder:
     Args:
         cluster: from ``kc.connect()``.
         topics: the topics every member subscribes to (they must exist).
-        strategy: ``partition.assignment.strategy``: "range", "roundrobin" or "cooperative-sticky".
+        strategy: ``partition.assignment.strategy``: "range", "roundrobin" or "cooperative-sticky"; under
+            ``group_protocol="consumer"`` the ``group.remote.assignor``: "uniform" or "range".
+        group_protocol: "classic" (the default, as librdkafka's) or "consumer" (KIP-848; the session and
+            heartbeat settings then belong to the broker and are not sent).
         group_id: defaults to a fresh unique name.
         session_timeout_ms, heartbeat_interval_ms: short, so rebalances finish in a few seconds.
         consumer_config: extra client settings (dotted librdkafka names) for every member.
@@ -139,23 +153,30 @@ class AssignmentRecorder:
 
     def __init__(self, cluster: Cluster, topics: Sequence[str], strategy: str = "range", *,
                  group_id: str | None = None, session_timeout_ms: int = 6000, heartbeat_interval_ms: int = 1000,
-                 poll_s: float = 0.1, consumer_config: dict[str, Any] | None = None) -> None:
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
+                 poll_s: float = 0.1, consumer_config: dict[str, Any] | None = None,
+                 group_protocol: str = "classic") -> None:
+        if group_protocol not in ("classic", "consumer"):
+            raise ValueError(f"group_protocol must be 'classic' or 'consumer', not {group_protocol!r}")
+        allowed = STRATEGIES if group_protocol == "classic" else REMOTE_ASSIGNORS
+        if strategy not in allowed:
+            raise ValueError(f"strategy must be one of {allowed} under group_protocol={group_protocol!r}, "
+                             f"not {strategy!r}")
         if isinstance(topics, str):
             topics = [topics]
         self.cluster = cluster
         self.topics = list(topics)
         self.strategy = strategy
-        self.cooperative = strategy in COOPERATIVE
+        self.group_protocol = group_protocol
+        self.cooperative = strategy in COOPERATIVE or group_protocol == "consumer"
         self.group_id = group_id or unique_name(f"group-{strategy}")
         self.poll_s = poll_s
+        protocol: dict[str, Any] = (
+            {"group.protocol": "classic", "partition.assignment.strategy": strategy,
+             "session.timeout.ms": session_timeout_ms, "heartbeat.interval.ms": heartbeat_interval_ms}
+            if group_protocol == "classic" else {"group.protocol": "consumer", "group.remote.assignor": strategy})
         self._settings: dict[str, Any] = {
             "group.id": self.group_id,
-            "group.protocol": "classic",
-            "partition.assignment.strategy": strategy,
-            "session.timeout.ms": session_timeout_ms,
-            "heartbeat.interval.ms": heartbeat_interval_ms,
+            **protocol,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             **(consumer_config or {}),
@@ -166,6 +187,7 @@ class AssignmentRecorder:
         self._t0 = time.monotonic()
         self._lock = threading.RLock()
         self._events: list[_Event] = []
+        self._consumed: list[tuple[float, str, str, int, int]] = []   # (t, member, topic, partition, offset)
         self._members: dict[str, _Member] = {}    # every member ever started, in joining order
         self._active: dict[str, _Member] = {}     # the members still in the group
         self._steps: list[Step] = []
@@ -332,7 +354,9 @@ class AssignmentRecorder:
                                on_lost=lambda c, parts: self._on_revoke(member, c, parts, "lost"))
             while not member.stop.is_set():
                 msg = consumer.poll(self.poll_s)  # serves the rebalance callbacks and the log lines
-                if msg is not None and msg.error() is not None:
+                if msg is not None and msg.error() is None:
+                    self._consumed.append((self._now(), member.name, msg.topic(), msg.partition(), msg.offset()))
+                elif msg is not None:
                     if msg.error().fatal():
                         raise KafkaException(msg.error())
                     member.log.append(str(msg.error()))   # transient: the client retries by itself
@@ -372,6 +396,8 @@ class AssignmentRecorder:
 
     def _joined(self, member: _Member, generation: int) -> None:
         with self._lock:
+            if generation == member.generation:   # a KIP-848 heartbeat that changed nothing
+                return
             member.generation = generation
             self._record(member, "joined", frozenset())
 
@@ -474,6 +500,35 @@ class AssignmentRecorder:
             })
         return pd.DataFrame(rows, columns=["strategy", "step", "members", "rebalances", "revoked", "moved",
                                            "seconds"]).astype({"members": "Int64", "moved": "Int64"})
+
+    def consumed(self) -> pd.DataFrame:
+        """Every record the members consumed: t (seconds since the recorder started), member, topic, partition,
+        offset. Empty unless something writes to the topics while the script runs."""
+        return pd.DataFrame(list(self._consumed), columns=["t", "member", "topic", "partition", "offset"])
+
+    def pauses(self) -> pd.DataFrame:
+        """Per step and partition, the longest time the partition made no progress: no record beyond the
+        highest offset consumed so far reached any member.
+
+        Records read again (a new owner resuming from an older committed offset) are not progress. Each gap
+        between two consecutive new records of a partition counts for the step in which it ended. Meaningful
+        only while records keep arriving on every partition (e.g. a ``replication.SteadyProducer`` running beside
+        the script). Columns: strategy, step, partition, longest_gap_s, records (new records in that step).
+        """
+        consumed = self.consumed().sort_values("t", kind="stable")
+        steps = self.steps
+        rows = []
+        for (topic, partition), records in consumed.groupby(["topic", "partition"]):
+            new = records[records.offset > records.offset.cummax().shift(fill_value=-1)]
+            times = new.t.tolist()
+            for i, step in enumerate(steps):
+                end = steps[i + 1].started if i + 1 < len(steps) else float("inf")
+                inside = [j for j, t in enumerate(times) if step.started <= t < end]
+                gaps = [times[j] - times[j - 1] for j in inside if j > 0]
+                rows.append({"strategy": self.strategy, "step": step.label,
+                             "partition": self._labels([(topic, partition)])[0],
+                             "longest_gap_s": round(max(gaps), 3) if gaps else None, "records": len(inside)})
+        return pd.DataFrame(rows, columns=["strategy", "step", "partition", "longest_gap_s", "records"])
 
     def timeline(self) -> Figure:
         """A chart of who owned which partition when (see :func:`plot_timelines`)."""
