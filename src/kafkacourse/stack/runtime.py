@@ -37,6 +37,8 @@ def home() -> Path:
 class Versions:
     kafka: str
     apicurio: str
+    debezium: str
+    jmx_exporter: str
 
 
 @functools.lru_cache(maxsize=1)
@@ -51,7 +53,8 @@ def versions() -> Versions:
         assert value, f"{POM} does not set {name}"
         return value.strip()
 
-    return Versions(kafka=prop("kafka.version"), apicurio=prop("apicurio.version"))
+    return Versions(kafka=prop("kafka.version"), apicurio=prop("apicurio.version"),
+                    debezium=prop("debezium.version"), jmx_exporter=prop("jmx-exporter.version"))
 
 
 def kafka_libs() -> Path:
@@ -60,6 +63,22 @@ def kafka_libs() -> Path:
 
 def registry_jar() -> Path:
     return home() / "jars" / f"apicurio-{versions().apicurio}" / f"apicurio-registry-app-{versions().apicurio}-runner.jar"
+
+
+def connect_plugin_path() -> Path:
+    """The Kafka Connect worker's plugin.path: the Debezium PostgreSQL connector's bundle, unpacked by the pom."""
+    return home() / "jars" / f"connect-plugins-{versions().debezium}"
+
+
+def day4_jars() -> list[Path]:
+    """Files that prove the Day 4 artifacts were resolved (results, not Maven's markers)."""
+    v = versions()
+    return [
+        kafka_libs() / f"connect-mirror-{v.kafka}.jar",
+        kafka_libs() / f"connect-file-{v.kafka}.jar",
+        connect_plugin_path() / "debezium-connector-postgres" / f"debezium-connector-postgres-{v.debezium}.jar",
+        home() / "jars" / f"jmx-exporter-{v.jmx_exporter}" / f"jmx_prometheus_javaagent-{v.jmx_exporter}.jar",
+    ]
 
 
 def java_executable() -> str:
@@ -97,7 +116,7 @@ def java_major_version(java: str) -> int | None:
 
 
 def jars_ready() -> bool:
-    return (kafka_libs() / ".complete").exists() and registry_jar().exists()
+    return (kafka_libs() / ".complete").exists() and registry_jar().exists() and all(p.exists() for p in day4_jars())
 
 
 def resolve_jars(progress=print) -> None:
@@ -108,7 +127,8 @@ def resolve_jars(progress=print) -> None:
     if mvn is None:
         raise MavenError(f"Maven is needed once, to fetch the Kafka jars, and `mvn` is not on PATH. {INSTALL_MAVEN_HINT}")
     java = java_executable()
-    progress(f"Resolving Kafka {versions().kafka} and Apicurio Registry {versions().apicurio} jars with Maven (once)…")
+    progress(f"Resolving Kafka {versions().kafka}, Apicurio Registry {versions().apicurio}, Debezium "
+             f"{versions().debezium} and JMX exporter {versions().jmx_exporter} jars with Maven (once)…")
     env = dict(os.environ, JAVA_HOME=str(Path(java).resolve().parent.parent))
     out = subprocess.run(
         [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(POM), f"-Dcourse.cache={home() / 'jars'}", "process-resources"],
@@ -116,6 +136,9 @@ def resolve_jars(progress=print) -> None:
     )
     if out.returncode != 0:
         raise MavenError("Maven could not resolve the stack's jars:\n" + maven_error_summary(out.stdout + out.stderr))
+    missing = [str(p) for p in day4_jars() if not p.exists()]
+    if missing:  # check the result, not Maven's word: its unpack markers can outlive a deleted cache
+        raise MavenError(f"Maven finished, but these files are missing: {', '.join(missing)}")
     (kafka_libs() / ".complete").write_text(versions().kafka)
     progress("Jars ready.")
 
