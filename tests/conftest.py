@@ -66,3 +66,39 @@ def spare_ports(monkeypatch):
 
 def pytest_report_header(config):
     return f"kafka bootstrap: {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', 'local stack')}"
+
+
+# -- Day 4 services (started on first use, like the brokers; `kafkacourse down` stops them) ----------------------
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The course's PostgreSQL (localhost:55432), started if it is not running."""
+    from kafkacourse.stack.services.postgres import Postgres
+
+    server = Postgres()
+    server.start()
+    server.wait_ready()
+    return server
+
+
+@pytest.fixture(scope="session")
+def connect_worker(cluster, postgres_server):
+    """The course's Kafka Connect worker (localhost:8083, Debezium on its plugin path), started if need be."""
+    from kafkacourse.kafka_connect import KafkaConnect
+    from kafkacourse.stack.services.connect import KafkaConnectService
+
+    worker = KafkaConnectService()
+    worker.start()
+    worker.wait_ready()
+    return KafkaConnect(worker.url)
+
+
+@pytest.fixture(scope="session")
+def prometheus_server():
+    """The course's Prometheus (localhost:9090), started if it is not running."""
+    from kafkacourse.prometheus import Prometheus
+    from kafkacourse.stack.services.prometheus import PrometheusService
+
+    server = PrometheusService()
+    server.start()
+    server.wait_ready()
+    return Prometheus(server.url)

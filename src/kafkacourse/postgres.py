@@ -13,6 +13,8 @@ Start it with ``kafkacourse up --with postgres``. Queries go through psycopg 3; 
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 
 from .stack.services import postgres as service
@@ -62,13 +64,22 @@ def replication_slots() -> pd.DataFrame:
         FROM pg_replication_slots ORDER BY slot_name""")
 
 
-def drop_replication_slot(name: str, missing_ok: bool = True) -> bool:
-    """Drop a replication slot (after deleting its connector: a forgotten slot keeps WAL forever).
-    True when one was dropped. A slot still streamed from (active) cannot be dropped: stop its client first."""
-    if not replication_slots().slot_name.eq(name).any():
-        if missing_ok:
-            return False
-        raise ValueError(f"there is no replication slot {name!r}")
+def drop_replication_slot(name: str, missing_ok: bool = True, timeout: float = 30.0) -> bool:
+    """Drop a replication slot (after deleting its connector: a forgotten slot keeps WAL forever); True when
+    one was dropped. Waits up to `timeout` s for the slot's client (a connector task shutting down) to let go."""
+    deadline = time.monotonic() + timeout
+    while True:
+        slots = replication_slots()
+        slot = slots[slots.slot_name == name]
+        if slot.empty:
+            if missing_ok:
+                return False
+            raise ValueError(f"there is no replication slot {name!r}")
+        if not slot.active.iloc[0]:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"replication slot {name!r} is still in use after {timeout:.0f} s: stop its client")
+        time.sleep(0.2)
     execute("SELECT pg_drop_replication_slot(%s)", [name])
     return True
 
