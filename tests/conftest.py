@@ -56,12 +56,22 @@ def scratch_home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def spare_ports(monkeypatch):
-    """Move the single-broker topology to ports no other stack uses, so a scratch stack can really start."""
-    from kafkacourse.stack import local
+def port_offset(monkeypatch) -> int:
+    """Move every profile and service to ports no other stack uses (KAFKA_COURSE_PORT_OFFSET), so a scratch
+    stack can really start beside the shared one; returns the offset."""
+    from kafkacourse.stack import profiles
 
-    monkeypatch.setitem(local.TOPOLOGIES, "single", (local.NodeSpec(1, 19592, 19593),))
-    return 19592
+    offset = profiles.free_offset()
+    monkeypatch.setenv(profiles.PORT_OFFSET_ENV, str(offset))
+    return offset
+
+
+@pytest.fixture
+def spare_ports(port_offset) -> int:
+    """The single broker's port under `port_offset` (for scratch stacks: use with scratch_home)."""
+    from kafkacourse.stack import profiles
+
+    return profiles.get("single").nodes[0].broker_port
 
 
 def pytest_report_header(config):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from kafkacourse.stack import runtime
-from kafkacourse.stack.local import REGISTRY_PORT, TOPOLOGIES
+from kafkacourse.stack import profiles, runtime
+from kafkacourse.stack.services import registry
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -27,15 +27,17 @@ def test_compose_runs_the_pinned_kafka_version_everywhere():
     assert set(images.values()) == {f"apache/kafka:{runtime.versions().kafka}"}
 
 
+SINGLE, CLUSTER = profiles.get("single", offset=0), profiles.get("cluster", offset=0)
+
+
 def test_compose_ports_match_the_local_stack():
-    assert published_port("kafka") == TOPOLOGIES["single"][0].broker_port
-    assert [published_port(f"kafka-{n.node_id}") for n in TOPOLOGIES["cluster"]] == [
-        n.broker_port for n in TOPOLOGIES["cluster"]]
-    assert published_port("schema-registry") == REGISTRY_PORT
+    assert published_port("kafka") == SINGLE.nodes[0].broker_port
+    assert [published_port(f"kafka-{n.node_id}") for n in CLUSTER.nodes] == [n.broker_port for n in CLUSTER.nodes]
+    assert published_port("schema-registry") == registry.PORT
     single_env = COMPOSE["services"]["kafka"]["environment"]
-    assert f"EXTERNAL://localhost:{TOPOLOGIES['single'][0].broker_port}" in single_env["KAFKA_ADVERTISED_LISTENERS"]
+    assert f"EXTERNAL://localhost:{SINGLE.nodes[0].broker_port}" in single_env["KAFKA_ADVERTISED_LISTENERS"]
     assert single_env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    for service, spec in [("kafka", TOPOLOGIES["single"][0])] + [(f"kafka-{n.node_id}", n) for n in TOPOLOGIES["cluster"]]:
+    for service, spec in [("kafka", SINGLE.nodes[0])] + [(f"kafka-{n.node_id}", n) for n in CLUSTER.nodes]:
         env = COMPOSE["services"][service]["environment"]
         assert f"PROXIED://localhost:{spec.proxy_port}" in env["KAFKA_ADVERTISED_LISTENERS"], service
         assert f"PROXIED://:{spec.proxy_target_port}" in env["KAFKA_LISTENERS"], service

@@ -56,13 +56,41 @@ def test_incompatible_schema_is_rejected_with_409(registry_subject):
     assert registry.get_versions(subject) == [1, 2]
 
 
-def test_registered_schemas_survive_a_registry_restart(cluster, registry_subject):
+@pytest.fixture
+def scratch_registry(scratch_home, port_offset):
+    """A registry of its own (fresh database, shifted port), stopped afterwards: the shared one is never restarted."""
     from kafkacourse.stack import LocalStack
 
-    registry, _topic, subject = registry_subject
-    schema_id = registry.register_schema(subject, Schema(json.dumps(V1), "AVRO"))
-    service = LocalStack(1).registry
-    service.process.stop()
+    service = LocalStack().registry
+    assert service.port != 8081 and service.data_dir.is_relative_to(scratch_home)
     service.start(progress=lambda _msg: None)
-    fresh_client = SchemaRegistryClient({"url": cluster.schema_registry_url})  # no client-side cache
+    service.wait_ready()
+    yield service
+    service.stop()
+
+
+def test_registered_schemas_survive_a_registry_restart(scratch_registry):
+    registry = SchemaRegistryClient({"url": scratch_registry.url})
+    subject = kc.unique_name("test-orders") + "-value"
+    schema_id = registry.register_schema(subject, Schema(json.dumps(V1), "AVRO"))
+    scratch_registry.stop()
+    assert not scratch_registry.answering()
+    scratch_registry.start(progress=lambda _msg: None)
+    scratch_registry.wait_ready()
+    fresh_client = SchemaRegistryClient({"url": scratch_registry.url})  # no client-side cache
     assert fresh_client.get_latest_version(subject).schema_id == schema_id, "down/up must not lose schemas"
+
+
+def test_fresh_registry_defaults_to_backward_like_confluents(scratch_registry):
+    registry = SchemaRegistryClient({"url": scratch_registry.url})
+    assert registry.get_compatibility() == "BACKWARD", "Confluent Schema Registry's default global level"
+    subject = kc.unique_name("test-orders") + "-value"
+    registry.register_schema(subject, Schema(json.dumps(V1), "AVRO"))
+    with pytest.raises(SchemaRegistryError) as err:  # no per-subject level: the global BACKWARD applies
+        registry.register_schema(subject, Schema(json.dumps(REQUIRED_FIELD), "AVRO"))
+    assert err.value.http_status_code == 409
+    registry.set_compatibility(level="NONE")  # a level set later stays across restarts (set once per database)
+    scratch_registry.stop()
+    scratch_registry.start(progress=lambda _msg: None)
+    scratch_registry.wait_ready()
+    assert SchemaRegistryClient({"url": scratch_registry.url}).get_compatibility() == "NONE"

@@ -21,7 +21,7 @@ def test_up_is_idempotent_and_status_reports_each_process(cluster):
     stack.up(progress=lambda _msg: None)
     assert time.monotonic() - started < 5, "up on a running stack must not restart anything"
     assert [row.pid for row in stack.status()] == pids
-    rows = stack.status() + [stack.registry.status()]
+    rows = stack.status() + stack.registry.status()
     assert all(row.state == "running" and row.log_file.exists() for row in rows), rows
 
 
@@ -51,7 +51,7 @@ def test_busy_port_names_the_port_and_its_process(cluster, scratch_home):
     with pytest.raises(PortInUseError) as err:
         LocalStack(1).up(registry=False, progress=lambda _msg: None)
     message = str(err.value)
-    assert "port 9092 (broker 1) is in use by pid " in message and "kafka.Kafka" in message, message
+    assert "port 9092 (plaintext listener of broker 1) is in use by pid " in message and "kafka.Kafka" in message, message
     assert "kafkacourse down" in message
     assert cluster.topics() is not None, "the running stack is untouched"
 

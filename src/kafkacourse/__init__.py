@@ -2,7 +2,8 @@
 
 A small surface; every name is documented where it is defined:
 
-* ``connect(brokers=1)`` → :class:`Cluster` — find (or start) the cluster; topics, produce, consume, chaos.
+* ``connect(brokers=1, profile=None, as_user=None)`` → :class:`Cluster` — find (or start) the cluster (a local
+  profile: single, cluster, secure, dr; or a remote one from the environment); topics, produce, consume, chaos.
 * ``unique_name(prefix)`` — names that never collide with an earlier run.
 * ``serve(app)`` → :class:`BackgroundServer` — a FastAPI app on a background uvicorn thread.
 * ``LiveChart`` — a chart fed from a loop; static when executed headless.
@@ -22,7 +23,8 @@ Importing this package starts nothing and changes no setting.
 """
 
 from .charts import LiveChart
-from .cluster import Cluster, connect, unique_name
+from .cluster import Cluster, unique_name
+from .connection import connect
 from .doctor import doctor
 from .labs import LabCheckFailed, check
 from .server import BackgroundServer, serve

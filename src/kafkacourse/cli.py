@@ -1,11 +1,13 @@
 """`kafkacourse` — the course's command line (the repo's `./course` script installs, then runs it).
 
-    kafkacourse up [--brokers 3]     start the local stack (idempotent) and wait until it answers
-    kafkacourse down                 stop every local broker and the registry (data stays)
+    kafkacourse up [--profile P] [--with S,…]   start a profile (single, cluster, secure, dr; --brokers 3 is
+                                     cluster) and its services, plus S (registry, …); idempotent; waits until ready
+    kafkacourse down [--profile P] [--with S,…] stop what runs (everything, by default; data stays)
     kafkacourse status               what runs, on which port, with which pid and log
-    kafkacourse logs [--brokers 3] [--node N] [-n 50]
-    kafkacourse reset [--brokers 3] [--yes]   delete a stack's data (the only command that deletes)
-    kafkacourse doctor               check Python, Java, the client library, ports, broker and registry
+    kafkacourse logs [--profile P] [--node N | --service S] [-n 50]
+    kafkacourse reset [--profile P] [--with S,…] [--yes]   delete a profile's (and S's) data (the only command
+                                     that deletes)
+    kafkacourse doctor               check Python, Java, the client library, every profile and service
     kafkacourse labs [--check]       regenerate labs/ from solutions/ (or only report drift)
     kafkacourse toc                  regenerate notebooks/README.md, the table of contents
     kafkacourse open [jupyter args]  start the stack and JupyterLab on the course
@@ -21,8 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .stack import LocalStack, StackError, running_stacks
-from .stack.local import TOPOLOGIES
+from .stack import (SERVICES, LocalStack, StackError, all_services, all_stacks, down_everything, profiles,
+                    running_services)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,50 +35,64 @@ def course_env() -> dict[str, str]:
     return dict(os.environ, PATH=os.pathsep.join(path))
 
 
+def _stack(args: argparse.Namespace) -> LocalStack:
+    """The stack the options name: --profile, else --brokers (1 → single, 3 → cluster), plus --with services."""
+    name = args.profile or profiles.for_brokers(args.brokers)
+    return LocalStack(profile=name, with_services=args.with_services)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
-    LocalStack(args.brokers).up()
+    _stack(args).up()
     return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    stacks = running_stacks()
-    for stack in stacks or [LocalStack(1)]:
-        stack.down()
-    LocalStack(1).registry.process.stop()
-    print("The local stack is stopped (data kept; `kafkacourse reset` deletes it).")
+    if args.profile or args.brokers != 1 or args.with_services:
+        stack = _stack(args)
+        stack.down(registry=args.profile is None and args.brokers == 1 or "registry" in args.with_services)
+        print(f"Stopped the {stack.name} stack" + "".join(f", {s}" for s in args.with_services) + " (data kept).")
+        return 0
+    down_everything()
+    print("The local stack is stopped: every profile and service (data kept; `kafkacourse reset` deletes it).")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    rows = [row for nodes in TOPOLOGIES.values() for row in LocalStack(len(nodes)).status()]
-    rows.append(LocalStack(1).registry.status())
+    rows = [row for stack in all_stacks() for row in stack.status()]
+    rows += [row for service in all_services() for row in service.status()]
     print(f"{'process':<18} {'state':<9} {'port':<6} {'pid':<8} log")
     for row in rows:
         print(f"{row.name:<18} {row.state:<9} {row.port:<6} {row.pid or '-':<8} {row.log_file}")
-    for stack in running_stacks():
-        print(f"{stack.name}: bootstrap.servers={stack.bootstrap_servers}; "
-              f"answering: {sorted(stack.brokers_answering()) or 'none'}")
+    for stack in all_stacks():
+        if any(b.running() for b in stack.brokers):
+            print(f"{stack.name}: bootstrap.servers={stack.bootstrap_servers}; "
+                  f"answering: {sorted(stack.brokers_answering()) or 'none'}")
     return 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    stack = LocalStack(args.brokers)
-    if args.registry:
-        print(stack.registry.process.tail(args.lines))
+    stack = _stack(args)
+    service = "registry" if args.registry else args.service
+    if service:
+        print(next(s for s in all_services() if s.name == service).logs(args.lines))
     else:
         print(stack.logs(args.node, args.lines))
     return 0
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    stack = LocalStack(args.brokers)
+    stack = _stack(args)
+    extra = f" and of {', '.join(args.with_services)}" if args.with_services else ""
     if not args.yes:
         if not sys.stdin.isatty():
             print("reset deletes every topic and offset of the stack; pass --yes to confirm.", file=sys.stderr)
             return 2
-        if input(f"Delete all data of the {stack.name} stack in {stack.root}? [y/N] ").strip().lower() != "y":
+        if input(f"Delete all data of the {stack.name} stack in {stack.root}{extra}? [y/N] ").strip().lower() != "y":
             print("Nothing deleted.")
             return 1
+    for service in reversed(stack.extras):
+        if service.name in args.with_services:
+            service.reset()
     stack.reset()
     return 0
 
@@ -115,7 +131,7 @@ def cmd_toc(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    LocalStack(1).up()
+    LocalStack().up()
     command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={REPO}", *args.rest]
     if os.geteuid() == 0 and "--allow-root" not in command:  # containers and cloud shells often run as root
         command.append("--allow-root")
@@ -125,18 +141,15 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    before = {stack.name for stack in running_stacks()}
-    registry_before = LocalStack(1).registry.process.pid() is not None
+    before = {service.name for service in running_services()}
     env = dict(course_env(), KAFKA_COURSE_HEADLESS="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore::DeprecationWarning")
     try:
-        LocalStack(1).up()
+        LocalStack().up()
         code = subprocess.call([sys.executable, "-m", "pytest", *args.rest], cwd=REPO, env=env)
     finally:  # stop what this command (or the tests) started; leave what was running before
-        for stack in running_stacks():
-            if stack.name not in before:
-                stack.down(registry=False)
-        if not registry_before:
-            LocalStack(1).registry.process.stop()
+        for service in reversed(running_services()):
+            if service.name not in before:
+                service.stop()
     if code == 5:
         print("pytest collected no test: that is a failure here.", file=sys.stderr)
         return 1
@@ -148,16 +161,30 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def with_brokers(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--brokers", type=int, choices=(1, 3), default=1, help="1 (default) or 3 brokers")
+    def services_list(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in SERVICES]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown service {', '.join(unknown)}; known: {', '.join(SERVICES)}")
+        return names
+
+    def with_brokers(p: argparse.ArgumentParser, services: bool = True) -> argparse.ArgumentParser:
+        p.add_argument("--profile", choices=profiles.NAMES, help="the stack profile (default: single)")
+        p.add_argument("--brokers", type=int, choices=(1, 3), default=1, help="1 or 3 (= --profile cluster)")
+        if services:
+            p.add_argument("--with", dest="with_services", type=services_list, default=[], metavar="S,…",
+                           help=f"also these services ({', '.join(SERVICES)})")
+        else:
+            p.set_defaults(with_services=[])
         return p
 
     with_brokers(sub.add_parser("up", help="start the local stack")).set_defaults(run=cmd_up)
-    sub.add_parser("down", help="stop the local stack (keeps data)").set_defaults(run=cmd_down)
+    with_brokers(sub.add_parser("down", help="stop the local stack (keeps data)")).set_defaults(run=cmd_down)
     sub.add_parser("status", help="show the stack's processes").set_defaults(run=cmd_status)
-    logs = with_brokers(sub.add_parser("logs", help="print the end of the broker logs"))
+    logs = with_brokers(sub.add_parser("logs", help="print the end of the broker logs"), services=False)
     logs.add_argument("--node", type=int, help="one broker's log only")
-    logs.add_argument("--registry", action="store_true", help="the schema registry's log")
+    logs.add_argument("--service", choices=list(SERVICES), help="a service's log instead of the brokers'")
+    logs.add_argument("--registry", action="store_true", help="the schema registry's log (= --service registry)")
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.set_defaults(run=cmd_logs)
     reset = with_brokers(sub.add_parser("reset", help="delete a stack's data"))

@@ -23,14 +23,15 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupTopicParti
                              Message, Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from .connection import (BOOTSTRAP_ENV, BIN_DIR, PYTHON_ONLY_KEYS, REGISTRY_ENV, client_config,  # noqa: F401
+                         connect)
 from .stack import LocalStack, StackError
-from .stack.local import SILENT, topology_for
+from .stack.processes import SILENT
+from .stack.profiles import proxy_ports
 
-BOOTSTRAP_ENV = {1: "KAFKA_BOOTSTRAP_SERVERS", 3: "KAFKA_CLUSTER_BOOTSTRAP_SERVERS"}
-REGISTRY_ENV = "SCHEMA_REGISTRY_URL"
-# confluent-kafka's own (Python) settings keep their underscores; every other key is librdkafka's dotted name.
-PYTHON_ONLY_KEYS = {"error_cb", "throttle_cb", "stats_cb", "oauth_cb", "on_commit", "on_delivery", "logger"}
-BIN_DIR = Path(__file__).resolve().parents[2] / "bin"  # the upstream-named tool wrappers (repo checkout)
+
+class TopicNotFoundError(ValueError):
+    """The topic a call names does not exist on the cluster (the message names both)."""
 
 
 class _ListHandler(logging.Handler):
@@ -60,42 +61,21 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-def connect(brokers: int = 1, *, start: bool = True, progress: bool = True, timeout: float = 30.0) -> "Cluster":
-    """Find the Kafka cluster a lesson talks to, starting the local stack if need be.
-
-    The address comes from, in order: the environment (``KAFKA_BOOTSTRAP_SERVERS`` for one broker,
-    ``KAFKA_CLUSTER_BOOTSTRAP_SERVERS`` for three, ``SCHEMA_REGISTRY_URL``: set them for docker compose);
-    else the local stack with that many brokers, started here (with progress) when it is not running and
-    ``start`` is true. Also puts the upstream tool wrappers (``kafka-topics.sh`` …) on this process's PATH.
-    Raises TimeoutError when the cluster does not answer within `timeout` seconds.
-    """
-    topology_for(brokers)  # validates the count
-    if BIN_DIR.is_dir() and str(BIN_DIR) not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
-    from_env = os.environ.get(BOOTSTRAP_ENV[brokers])
-    stack = LocalStack(brokers)
-    registry_url = os.environ.get(REGISTRY_ENV) or stack.schema_registry_url
-    if from_env:
-        cluster = Cluster(from_env, registry_url, brokers, stack=None)
-    else:
-        if not stack.running() or not stack.registry.process.pid():
-            if not start:
-                raise StackError(f"the local {stack.name} stack is not running: run `kafkacourse up"
-                                 f"{' --brokers 3' if brokers == 3 else ''}`, or connect(start=True)")
-            stack.up(progress=print if progress else (lambda _msg: None))
-        cluster = Cluster(stack.bootstrap_servers, registry_url, brokers, stack=stack)
-    cluster.wait_until_answering(timeout)
-    return cluster
-
-
 @dataclass
 class Cluster:
-    """A reachable Kafka cluster (and its schema registry) with small helpers around confluent-kafka."""
+    """A reachable Kafka cluster (and its schema registry) with small helpers around confluent-kafka.
+
+    `client_settings` are what every client of this cluster needs besides bootstrap.servers (security.protocol,
+    sasl.*, ssl.* for a secured cluster); `principal` is who those settings connect as (``"anonymous"`` on a
+    PLAINTEXT cluster). :func:`kafkacourse.connect` fills them in."""
 
     bootstrap_servers: str
     schema_registry_url: str
     expected_brokers: int = 1
     stack: LocalStack | None = None
+    client_settings: dict[str, Any] = field(default_factory=dict, repr=False)
+    registry_settings: dict[str, Any] = field(default_factory=dict, repr=False)
+    principal: str = "anonymous"
     _admin: AdminClient | None = field(default=None, repr=False)
     admin_log: list[str] = field(default_factory=list, repr=False)
 
@@ -103,15 +83,43 @@ class Cluster:
     def proxied_bootstrap_servers(self) -> str:
         """The same brokers through their PROXIED listeners (port + 2, on the local stack and in docker compose):
         reachable only while a fault-injection proxy forwards each of those ports (Day 2)."""
-        return ",".join(f"{host}:{int(port) + 2}" for host, port in
+        if self.stack is not None:
+            return self.stack.proxied_bootstrap_servers
+        return ",".join(f"{host}:{proxy_ports(int(port))[0]}" for host, port in
                         (address.rsplit(":", 1) for address in self.bootstrap_servers.split(",")))
 
+    # -- who connects ----------------------------------------------------------------------------------------
+    def as_principal(self, name: str) -> "Cluster":
+        """The same local cluster with clients that connect as `name` (a principal of its profile).
+
+        On the secure profile: ``admin`` (super user), ``alice`` and ``bob`` (SCRAM-SHA-512 over SASL_SSL,
+        port 9592), ``carol`` (a client certificate over SSL, port 9594).
+
+        >>> secure = kc.connect(profile="secure")           # admin
+        >>> bob = secure.as_principal("bob")
+        >>> bob.produce(topic, ["hi"])                      # TOPIC_AUTHORIZATION_FAILED until an ACL allows it
+        """
+        if self.stack is None:
+            raise StackError("as_principal works on the local stack; for another cluster set its credentials "
+                             "in KAFKA_CLIENT_CONFIG or the KAFKA_CLIENT_* variables")
+        settings = self.stack.client_settings(name)
+        return Cluster(settings["bootstrap.servers"], self.schema_registry_url, self.expected_brokers, self.stack,
+                       client_settings=settings, registry_settings=dict(self.registry_settings),
+                       principal=self.stack.profile.principal(name).name)
+
     # -- clients ---------------------------------------------------------------------------------------------
-    def config(self, **overrides: Any) -> dict[str, Any]:
-        """Client config with this cluster's bootstrap servers; keyword names use _ for . (group_id → group.id)."""
-        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
-        conf.update({key if key in PYTHON_ONLY_KEYS else key.replace("_", "."): value for key, value in overrides.items()})
-        return conf
+    def config(self, settings: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+        """The config of a client of this cluster: its bootstrap servers and security settings, then `settings`
+        (librdkafka's dotted names), then keyword overrides (``_`` for ``.``: group_id → group.id).
+
+        >>> cluster.config({"enable.idempotence": True})
+        """
+        return client_config({**self.client_settings, "bootstrap.servers": self.bootstrap_servers}, settings,
+                             **overrides)
+
+    def registry_config(self) -> dict[str, Any]:
+        """The config of a confluent_kafka SchemaRegistryClient for this cluster's registry."""
+        return {"url": self.schema_registry_url, **self.registry_settings}
 
     def admin(self) -> AdminClient:
         """The cluster's AdminClient (one, cached). Its connection log lines (a killed broker's "Disconnected")
@@ -120,13 +128,15 @@ class Cluster:
             self._admin = AdminClient(self.config(logger=quiet_logger("admin", self.admin_log)))
         return self._admin
 
-    def producer(self, **overrides: Any) -> Producer:
-        return Producer(self.config(**overrides))
+    def producer(self, settings: dict[str, Any] | None = None, **overrides: Any) -> Producer:
+        """A Producer of this cluster (as this cluster's principal); flush and close it in ``finally``."""
+        return Producer(self.config(settings, **overrides))
 
-    def consumer(self, group_id: str | None = None, **overrides: Any) -> Consumer:
+    def consumer(self, group_id: str | None = None, settings: dict[str, Any] | None = None,
+                 **overrides: Any) -> Consumer:
         """A consumer in `group_id` (a fresh unique group by default) that starts from the earliest offset."""
-        settings = {"auto_offset_reset": "earliest", **overrides}
-        return Consumer(self.config(group_id=group_id or unique_name("group"), **settings))
+        return Consumer(self.config({"auto.offset.reset": "earliest", "group.id": group_id or unique_name("group"),
+                                     **(settings or {})}, **overrides))
 
     def wait_until_answering(self, timeout: float = 30.0) -> None:
         """Wait until metadata lists the expected number of brokers; a clear TimeoutError otherwise."""
@@ -160,6 +170,14 @@ class Cluster:
     def _metadata(self):
         # Always the whole cluster's metadata: asking for one topic by name may auto-create it on some brokers.
         return self.admin().list_topics(timeout=10)
+
+    def _partitions(self, name: str) -> dict:
+        """The topic's partition metadata; TopicNotFoundError naming the topic when it does not exist."""
+        topic = self._metadata().topics.get(name)
+        if topic is None or topic.error is not None:
+            raise TopicNotFoundError(f"no topic {name!r} on {self.bootstrap_servers}"
+                                     + (f": {topic.error.str()}" if topic is not None else ""))
+        return topic.partitions
 
     def create_topic(self, name: str, partitions: int = 1, replication_factor: int | None = None,
                      config: dict[str, str] | None = None, timeout: float = 30.0) -> str:
@@ -211,20 +229,17 @@ class Cluster:
     def describe_topic(self, name: str) -> pd.DataFrame:
         """One row per partition: leader, replicas and in-sync replicas (ISR), as the brokers report them now."""
         # Metadata answers from any live broker (DescribeTopics may wait for a controller that was just killed).
-        topic = self._metadata().topics.get(name)
-        if topic is None or topic.error is not None:
-            raise ValueError(f"no topic {name!r} on {self.bootstrap_servers}" + (f": {topic.error}" if topic else ""))
         return pd.DataFrame([
             {"partition": p.id, "leader": p.leader if p.leader >= 0 else None,
              "replicas": list(p.replicas), "isr": list(p.isrs)}
-            for p in topic.partitions.values()
+            for p in self._partitions(name).values()
         ]).sort_values("partition", ignore_index=True)
 
     def end_offsets(self, name: str) -> dict[int, int]:
         """The log-end offset of each partition (how many records each has ever received)."""
+        parts = self._partitions(name)
         consumer = self.consumer(enable_auto_commit=False)
         try:
-            parts = self._metadata().topics[name].partitions
             return {p: _high_watermark(consumer, TopicPartition(name, p)) for p in parts}
         finally:
             consumer.close()
@@ -256,13 +271,17 @@ class Cluster:
         return frame
 
     # -- data ------------------------------------------------------------------------------------------------
-    def produce(self, topic: str, records: Iterable[Any], **overrides: Any) -> pd.DataFrame:
+    def produce(self, topic: str, records: Iterable[Any], settings: dict[str, Any] | None = None,
+                **overrides: Any) -> pd.DataFrame:
         """Produce records and wait for every delivery report; one row per record.
 
-        Each record is a value, a ``(key, value)`` pair, or a dict with ``key``, ``value``, ``partition``,
-        ``headers``. str values are UTF-8 encoded. Rows: key, value, partition, offset, error, latency_ms.
+        Each record is a value (str, bytes, number), a ``(key, value)`` pair, or a dict with ``key``, ``value``,
+        ``partition``, ``headers``, ``timestamp``; anything else is refused before a record is sent. str values
+        are UTF-8 encoded. `settings` / overrides configure the producer. Rows: key, value, partition, offset,
+        error (the broker's or client's error per record, e.g. TOPIC_AUTHORIZATION_FAILED), latency_ms.
         """
-        producer = self.producer(**overrides)
+        batch = [_record_fields(record) for record in records]  # a bad record fails before any is sent
+        producer = self.producer(settings, **overrides)
         reports: list[dict[str, Any]] = []
 
         def on_delivery(err, msg, sent_at):  # called from flush()/poll() once the broker answered
@@ -272,12 +291,13 @@ class Cluster:
                 "latency_ms": (time.perf_counter() - sent_at) * 1000,
             })
 
-        for record in records:
-            fields = _record_fields(record)
-            sent_at = time.perf_counter()
-            producer.produce(topic, **fields, on_delivery=lambda e, m, t=sent_at: on_delivery(e, m, t))
-            producer.poll(0)
-        remaining = producer.flush(30)
+        try:
+            for fields in batch:
+                sent_at = time.perf_counter()
+                producer.produce(topic, **fields, on_delivery=lambda e, m, t=sent_at: on_delivery(e, m, t))
+                producer.poll(0)
+        finally:
+            remaining = producer.flush(30)
         if remaining:
             raise TimeoutError(f"{remaining} records to {topic!r} got no delivery report within 30 s")
         return pd.DataFrame(reports, columns=["key", "value", "partition", "offset", "error", "latency_ms"])
@@ -322,8 +342,7 @@ class Cluster:
         >>> [m.value() for m in cluster.messages(topic)]
         """
         names = [topics] if isinstance(topics, str) else list(topics)
-        metadata = self._metadata().topics
-        partitions = [TopicPartition(t, p, OFFSET_BEGINNING) for t in names for p in sorted(metadata[t].partitions)]
+        partitions = [TopicPartition(t, p, OFFSET_BEGINNING) for t in names for p in sorted(self._partitions(t))]
         consumer = self.consumer(**{"enable_auto_commit": False, "enable_partition_eof": True,
                                     "isolation_level": isolation_level,
                                     "fetch_wait_max_ms": 50,  # at a partition's end, say so quickly
@@ -397,14 +416,27 @@ def _encode(data: Any) -> bytes | None:
     return str(data).encode()
 
 
+RECORD_KEYS = {"key", "value", "partition", "headers", "timestamp"}
+SCALARS = (str, bytes, int, float, bool, type(None))
+
+
 def _record_fields(record: Any) -> dict[str, Any]:
+    """produce()'s arguments for one record: a value, a (key, value) pair, or a dict of RECORD_KEYS."""
     if isinstance(record, dict):
+        unknown = set(record) - RECORD_KEYS
+        if unknown:
+            raise ValueError(f"a record dict has the keys {sorted(RECORD_KEYS)}, not {sorted(unknown)} "
+                             f"(to send a dict as the value, serialize it: {{'value': json.dumps(...)}})")
         fields = {"key": _encode(record.get("key")), "value": _encode(record.get("value"))}
-        if record.get("partition") is not None:
-            fields["partition"] = record["partition"]
-        if record.get("headers"):
-            fields["headers"] = record["headers"]
+        for name in ("partition", "headers", "timestamp"):
+            if record.get(name) is not None:
+                fields[name] = record[name]
         return fields
-    if isinstance(record, tuple) and len(record) == 2:
+    if isinstance(record, tuple):
+        if len(record) != 2:
+            raise ValueError(f"a record tuple is (key, value); got {len(record)} items: {record!r}")
         return {"key": _encode(record[0]), "value": _encode(record[1])}
+    if not isinstance(record, SCALARS):
+        raise TypeError(f"a record is a value (str, bytes, number), a (key, value) tuple or a dict with "
+                        f"{sorted(RECORD_KEYS)}; got a {type(record).__name__}: {record!r}")
     return {"value": _encode(record)}

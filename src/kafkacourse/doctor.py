@@ -9,21 +9,13 @@ import importlib.metadata
 import os
 import shutil
 import sys
-from dataclasses import dataclass
 
 import pandas as pd
 
-from .stack import LocalStack, runtime
+from .stack import all_services, all_stacks, runtime
 from .stack.errors import JavaNotFoundError
-from .stack.local import REGISTRY_PORT, SILENT, TOPOLOGIES, processes
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    ok: bool
-    detail: str
-    fix: str = ""
+from .stack.processes import SILENT
+from .stack.services import Finding  # noqa: F401 - one Finding for the doctor and the services
 
 
 def _python() -> Finding:
@@ -79,33 +71,15 @@ def _packages() -> Finding:
 
 
 def _ports_and_services() -> list[Finding]:
+    """Each profile's brokers, then every other service the stack knows: installed, ports, answering."""
     findings = []
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         findings.append(Finding("cluster address", True, f"KAFKA_BOOTSTRAP_SERVERS={external} (not the local stack)"))
-    for name, nodes in TOPOLOGIES.items():
-        stack = LocalStack(len(nodes))
-        running = [s for s in stack.status() if s.state == "running"]
-        if running:
-            answering = stack.brokers_answering()
-            ok = len(answering) == len(nodes)
-            findings.append(Finding(f"{name} stack", ok, f"brokers answering: {sorted(answering)} of {len(nodes)}",
-                                    "" if ok else f"see `kafkacourse logs`; restart with `kafkacourse up{' --brokers 3' if name == 'cluster' else ''}`"))
-            continue
-        busy = {p: owner for spec in nodes for p in (spec.broker_port, spec.controller_port)
-                if not processes.port_is_free(p) and (owner := processes.port_owner(p) or "unknown process")}
-        detail = "not running" + (f"; ports busy: {busy}" if busy else ", ports free")
-        fix = f"free the ports: stop {', '.join(busy.values())}" if busy else ""
-        findings.append(Finding(f"{name} stack", not busy, detail, fix))
-    registry = LocalStack(1).registry
-    if registry.answers():
-        findings.append(Finding("schema registry", True, f"answering at {registry.url}"))
-    elif processes.port_is_free(REGISTRY_PORT):
-        findings.append(Finding("schema registry", True, f"not running, port {REGISTRY_PORT} free (`kafkacourse up` starts it)"))
-    else:
-        owner = processes.port_owner(REGISTRY_PORT) or "unknown process"
-        findings.append(Finding("schema registry", False, f"port {REGISTRY_PORT} is held by {owner}",
-                                "stop that process; the registry needs the port"))
+    for stack in all_stacks():
+        findings.append(stack.doctor()[0])
+    for service in all_services():
+        findings.extend(service.doctor())
     return findings
 
 

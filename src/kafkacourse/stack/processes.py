@@ -1,14 +1,24 @@
-"""OS-level helpers: is a port free (and who holds it), is a pid alive, stop a process group."""
+"""OS-level helpers: is a port free (and who holds it), is a pid alive, stop a process group; and
+ManagedProcess, a long-running program started detached and found again through its pid file."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
+import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PortInUseError
+from .errors import NotReadyError, PortInUseError, ProcessDiedError
+
+# For clients that probe readiness: refused connections are expected there, their log lines are not news.
+SILENT = logging.getLogger("kafkacourse.stack.probe")
+SILENT.addHandler(logging.NullHandler())
+SILENT.propagate = False
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -119,3 +129,78 @@ def stop(pid: int, timeout: float = 30.0, sig: int = signal.SIGTERM) -> None:
             if not is_alive(pid):
                 return
             time.sleep(0.1)
+
+
+@dataclass
+class ManagedProcess:
+    """A long-running program we start detached, find again through its pid file, and stop.
+
+    Its log (stdout and stderr) is ``<workdir>/<name>.log``; the previous run's is kept as ``<name>.log.1``.
+    A pid counts as ours only while that process's command line mentions `workdir` (pids get reused)."""
+
+    name: str
+    workdir: Path
+    ports: dict[int, str]
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.workdir / "pid"
+
+    def pid(self) -> int | None:
+        """The pid of our running process, or None (a stale pid file, or a pid reused by another program)."""
+        try:
+            pid = int(self.pid_file.read_text())
+        except (OSError, ValueError):
+            return None
+        if is_alive(pid) and str(self.workdir) in command_line(pid):
+            return pid
+        return None
+
+    def start(self, command: list[str], env: dict[str, str] | None = None) -> int:
+        require_free_ports(self.ports)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.log_file.exists():  # keep one previous log for post-mortems
+            self.log_file.replace(self.log_file.with_suffix(".log.1"))
+        with open(self.log_file, "wb") as log:
+            proc = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.workdir, start_new_session=True, env=env,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        return proc.pid
+
+    def check_alive_or_raise(self) -> None:
+        if self.pid() is None:
+            raise ProcessDiedError(f"{self.name} exited while starting. Last lines of {self.log_file}:\n{self.tail(25)}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> bool:
+        """Stop the process (`sig`, then SIGKILL after `timeout` s); False when it was not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        stop(pid, timeout=timeout, sig=sig)
+        return True
+
+    def tail(self, lines: int = 50) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log yet)"
+
+
+def wait_until(ready: Callable[[], bool], *watched: ManagedProcess, what: str, timeout: float = 90.0) -> None:
+    """Poll `ready` until it is true; raise ProcessDiedError as soon as a watched process exits, and
+    NotReadyError (with the end of each watched log) after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        for proc in watched:
+            proc.check_alive_or_raise()
+        time.sleep(0.2)
+    logs = "\n".join(f"--- {p.log_file}\n{p.tail(15)}" for p in watched)
+    raise NotReadyError(f"{what} did not answer within {timeout:.0f} s.\n{logs}")

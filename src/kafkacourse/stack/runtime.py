@@ -46,11 +46,13 @@ def versions() -> Versions:
     """The pinned versions, read from the pom (the one place they are written)."""
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
     props = ET.parse(POM).getroot().find("m:properties", ns)
-    assert props is not None, f"{POM} has no <properties>"
+    if props is None:
+        raise MavenError(f"{POM} has no <properties>")
 
     def prop(name: str) -> str:
         value = props.findtext(f"m:{name}", namespaces=ns)
-        assert value, f"{POM} does not set {name}"
+        if not value:
+            raise MavenError(f"{POM} does not set {name}")
         return value.strip()
 
     return Versions(kafka=prop("kafka.version"), apicurio=prop("apicurio.version"),
@@ -136,9 +138,13 @@ def resolve_jars(progress=print) -> None:
     )
     if out.returncode != 0:
         raise MavenError("Maven could not resolve the stack's jars:\n" + maven_error_summary(out.stdout + out.stderr))
-    missing = [str(p) for p in day4_jars() if not p.exists()]
-    if missing:  # check the result, not Maven's word: its unpack markers can outlive a deleted cache
-        raise MavenError(f"Maven finished, but these files are missing: {', '.join(missing)}")
+    # Check the result, not Maven's word for it: a stale marker once made it skip an unpack and say nothing.
+    missing = [str(path) for path in (registry_jar(), *day4_jars()) if not path.exists()]
+    if not any(kafka_libs().glob("kafka_2.13-*.jar")):
+        missing.append(f"{kafka_libs()}/kafka_2.13-*.jar")
+    if missing:
+        raise MavenError(f"Maven finished but did not produce {', '.join(missing)}. Delete {home() / 'jars'} "
+                         "and run `kafkacourse up` again.\n" + maven_error_summary(out.stdout + out.stderr))
     (kafka_libs() / ".complete").write_text(versions().kafka)
     progress("Jars ready.")
 
