@@ -79,36 +79,37 @@ def pytest_report_header(config):
 
 
 # -- Day 4 services (started on first use, like the brokers; `kafkacourse down` stops them) ----------------------
-@pytest.fixture(scope="session")
-def postgres_server():
-    """The course's PostgreSQL (localhost:55432), started if it is not running."""
-    from kafkacourse.stack.services.postgres import Postgres
+def _started(service_class):
+    from kafkacourse.stack.services.common import default_context
 
-    server = Postgres()
+    server = service_class(default_context())
     server.start()
     server.wait_ready()
     return server
 
 
 @pytest.fixture(scope="session")
+def postgres_server():
+    """The course's PostgreSQL (localhost:55432), started if it is not running."""
+    from kafkacourse.stack.services.postgres import Postgres
+
+    return _started(Postgres)
+
+
+@pytest.fixture(scope="session")
 def connect_worker(cluster, postgres_server):
-    """The course's Kafka Connect worker (localhost:8083, Debezium on its plugin path), started if need be."""
+    """A client of the course's Kafka Connect worker (localhost:8083, Debezium on its plugin path), which is
+    started if need be."""
     from kafkacourse.kafka_connect import KafkaConnect
     from kafkacourse.stack.services.connect import KafkaConnectService
 
-    worker = KafkaConnectService()
-    worker.start()
-    worker.wait_ready()
-    return KafkaConnect(worker.url)
+    return KafkaConnect(_started(KafkaConnectService).url)
 
 
 @pytest.fixture(scope="session")
 def prometheus_server():
-    """The course's Prometheus (localhost:9090), started if it is not running."""
+    """A client of the course's Prometheus (localhost:9090), which is started if it is not running."""
     from kafkacourse.prometheus import Prometheus
     from kafkacourse.stack.services.prometheus import PrometheusService
 
-    server = PrometheusService()
-    server.start()
-    server.wait_ready()
-    return Prometheus(server.url)
+    return Prometheus(_started(PrometheusService).url)

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 import pandas as pd
 
-from .stack.services.common import port
+from .stack.services.common import default_context
 from .stack.services.connect import REST_PORT
 
 URL_ENV = "KAFKA_CONNECT_URL"
@@ -38,7 +38,7 @@ class ConnectError(RuntimeError):
 
 def default_url() -> str:
     """$KAFKA_CONNECT_URL, else the course's worker (localhost:8083, moved by $KAFKA_COURSE_PORT_OFFSET)."""
-    return os.environ.get(URL_ENV) or f"http://localhost:{port(REST_PORT)}"
+    return os.environ.get(URL_ENV) or f"http://localhost:{default_context().port(REST_PORT)}"
 
 
 class KafkaConnect:

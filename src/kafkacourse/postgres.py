@@ -18,12 +18,12 @@ import time
 import pandas as pd
 
 from .stack.services import postgres as service
-from .stack.services.common import port
+from .stack.services.common import default_context
 
 
 def settings() -> dict[str, str | int]:
     """host, port, dbname, user, password of the course database."""
-    return {"host": "localhost", "port": port(service.PORT), "dbname": service.DATABASE,
+    return {"host": "localhost", "port": default_context().port(service.PORT), "dbname": service.DATABASE,
             "user": service.USER, "password": service.PASSWORD}
 
 

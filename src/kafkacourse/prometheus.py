@@ -23,8 +23,8 @@ import httpx
 import pandas as pd
 import yaml
 
+from .stack.services.common import default_context
 from .stack.services.prometheus import PORT, PrometheusService
-from .stack.services.common import port
 
 
 class PrometheusError(RuntimeError):
@@ -37,7 +37,7 @@ class Prometheus:
     add_rules / add_target write files into the course server's folder, so they need the local server."""
 
     def __init__(self, url: str | None = None, timeout: float = 10.0) -> None:
-        self.url = (url or f"http://localhost:{port(PORT)}").rstrip("/")
+        self.url = (url or f"http://localhost:{default_context().port(PORT)}").rstrip("/")
         self.timeout = timeout
 
     def __repr__(self) -> str:
@@ -124,7 +124,7 @@ class Prometheus:
     def add_rules(self, name: str, rules: dict | str) -> None:
         """Write a rule file (a dict in Prometheus's rule-file shape, or its YAML text) and reload Prometheus.
         A rule file Prometheus refuses is removed again and raised as PrometheusError with its message."""
-        path = self._file(PrometheusService().rules_dir, name, ".yml")
+        path = self._file(PrometheusService(default_context()).rules_dir, name, ".yml")
         text = rules if isinstance(rules, str) else yaml.safe_dump(rules, sort_keys=False)
         path.write_text(text)
         try:
@@ -135,18 +135,18 @@ class Prometheus:
             raise
 
     def remove_rules(self, name: str) -> None:
-        self._file(PrometheusService().rules_dir, name, ".yml").unlink(missing_ok=True)
+        self._file(PrometheusService(default_context()).rules_dir, name, ".yml").unlink(missing_ok=True)
         self.reload()
 
     def add_target(self, job: str, address: str, labels: dict[str, str] | None = None) -> None:
         """Scrape `address` ("host:port", serving /metrics) as `job` from now on (picked up within ~5 s)."""
-        path = self._file(PrometheusService().targets_dir, job, ".json")
+        path = self._file(PrometheusService(default_context()).targets_dir, job, ".json")
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps([{"targets": [address], "labels": {"job": job, **(labels or {})}}]))
         tmp.replace(path)
 
     def remove_target(self, job: str) -> None:
-        self._file(PrometheusService().targets_dir, job, ".json").unlink(missing_ok=True)
+        self._file(PrometheusService(default_context()).targets_dir, job, ".json").unlink(missing_ok=True)
 
     def reload(self) -> None:
         """Make Prometheus reread its configuration and rule files (POST /-/reload)."""

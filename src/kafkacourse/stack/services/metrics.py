@@ -33,3 +33,11 @@ def javaagent_args(port: int, rules: str = "kafka") -> list[str]:
     if rules not in RULES:
         raise ValueError(f"the exporter has rules for {sorted(RULES)}, not {rules!r}")
     return [f"-javaagent:{agent_jar()}=127.0.0.1:{port}:{RULES[rules]}"]
+
+
+def broker_exporter(service) -> list[str]:
+    """JVM_ARGS hook: every broker runs the exporter on its profile's JMX port (node base port + 4).
+    Nothing when the exporter's jar is not resolved yet (the broker then starts without metrics)."""
+    if getattr(service, "kind", None) != "broker" or not agent_jar().exists():
+        return []
+    return javaagent_args(service.jmx_port, "kafka")

@@ -12,6 +12,7 @@ conda env's). The data stays until :meth:`Postgres.reset`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pwd
@@ -20,9 +21,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from .. import processes, runtime
+from .. import processes
 from ..errors import NotReadyError, ProcessDiedError, StackError
-from .common import Finding, ServiceStatus, port, port_finding
+from .base import Finding, Service, StatusRow, quiet
 
 PORT = 55432
 DATABASE = USER = PASSWORD = "course"  # a demo database on loopback: never real credentials
@@ -64,18 +65,23 @@ def server_version(folder: Path) -> str:
     return out.stdout.strip()
 
 
-class Postgres:
-    """The course's PostgreSQL server.
+class Postgres(Service):
+    """The course's PostgreSQL server (``kafkacourse up --with postgres``).
 
-    >>> pg = Postgres()
-    >>> pg.start(); pg.wait_ready()     # idempotent; initialises the cluster on first use
-    >>> pg.stop()                       # data stays until pg.reset()
-    """
+    Not a ProcessService: pg_ctl starts the postmaster detached, so its pid comes from postmaster.pid."""
 
     name = "postgres"
+    title = "PostgreSQL"
 
-    def __init__(self) -> None:
-        self.port = port(PORT)
+    @property
+    def port(self) -> int:
+        return self.context.port(PORT)
+
+    def ports(self) -> dict[int, str]:
+        return {self.port: "PostgreSQL"}
+
+    def _where(self) -> str:
+        return f" at localhost:{self.port} (database {DATABASE})"
 
     # -- where and as whom -----------------------------------------------------------------------------------
     @property
@@ -93,23 +99,29 @@ class Postgres:
                                         f"there is none. {INSTALL_HINT}") from None
         return ["runuser", "-u", SUPERUSER, "--", *command]
 
-    @property
+    @functools.cached_property
     def root(self) -> Path:
         """home()/postgres; under root, when the `postgres` user cannot reach the course's home (root's home is
         mode 700), a folder of its own under /var/lib/kafka-course instead."""
-        preferred = runtime.home() / "postgres"
-        if os.geteuid() != 0 or self._reachable(runtime.home()):
-            return preferred
-        digest = hashlib.sha1(str(runtime.home().resolve()).encode()).hexdigest()[:10]
+        home = self.context.home
+        if os.geteuid() != 0 or self._reachable(home):
+            return home / "postgres"
+        digest = hashlib.sha1(str(home.resolve()).encode()).hexdigest()[:10]
         return Path("/var/lib/kafka-course") / f"postgres-{digest}"
 
     def _reachable(self, folder: Path) -> bool:
-        folder.mkdir(parents=True, exist_ok=True)
+        while not folder.exists() and folder.parent != folder:  # a folder made later inherits its parent's reach
+            folder = folder.parent
         out = subprocess.run(["runuser", "-u", SUPERUSER, "--", "test", "-x", str(folder)], capture_output=True)
         return out.returncode == 0
 
     @property
     def data_dir(self) -> Path:
+        """The service's folder (reset deletes it): the cluster in data/, its socket folder and its log."""
+        return self.root
+
+    @property
+    def cluster_dir(self) -> Path:
         return self.root / "data"
 
     @property
@@ -125,38 +137,44 @@ class Postgres:
         return f"postgresql://{USER}:{PASSWORD}@localhost:{self.port}/{DATABASE}"
 
     # -- lifecycle -------------------------------------------------------------------------------------------
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def answering(self) -> bool:
+        return self._probe().startswith("wal_level=logical")
+
     def pid(self) -> int | None:
         """The postmaster's pid (from postmaster.pid) while it runs, else None."""
         try:
-            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            pid = int((self.cluster_dir / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        if processes.is_alive(pid) and str(self.data_dir) in processes.command_line(pid):
+        if processes.is_alive(pid) and str(self.cluster_dir) in processes.command_line(pid):
             return pid
         return None
 
-    def start(self, progress=print) -> None:
+    def start(self, progress=print) -> None:  # noqa: D102 - see Service
         """Initialise the cluster on first use and start the server, without waiting (see wait_ready)."""
         if self.pid() is not None:
             return
         pg = bin_dir()
         processes.require_free_ports({self.port: "PostgreSQL"})
         self._prepare_folders()
-        if not (self.data_dir / "PG_VERSION").exists():
-            progress(f"Initialising a PostgreSQL cluster in {self.data_dir}…")
+        if not (self.cluster_dir / "PG_VERSION").exists():
+            progress(f"Initialising a PostgreSQL cluster in {self.cluster_dir}…")
             out = subprocess.run(self._as_server_user([
-                str(pg / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER, "--auth-local=trust",
+                str(pg / "initdb"), "-D", str(self.cluster_dir), "-U", SUPERUSER, "--auth-local=trust",
                 "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions"]),
                 capture_output=True, text=True)
             if out.returncode != 0:
                 raise StackError(f"initdb failed:\n{(out.stdout + out.stderr)[-2000:]}")
-            with open(self.data_dir / "postgresql.conf", "a") as conf:
+            with open(self.cluster_dir / "postgresql.conf", "a") as conf:
                 conf.write("\ninclude 'course.conf'\n")
-        (self.data_dir / "course.conf").write_text(self._settings())
-        self._chown(self.data_dir / "course.conf")
+        (self.cluster_dir / "course.conf").write_text(self._settings())
+        self._chown(self.cluster_dir / "course.conf")
         progress(f"Starting PostgreSQL on :{self.port}…")
         out = subprocess.run(self._as_server_user([
-            str(pg / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file), "-W", "start"]),
+            str(pg / "pg_ctl"), "-D", str(self.cluster_dir), "-l", str(self.log_file), "-W", "start"]),
             capture_output=True, text=True, start_new_session=True)
         if out.returncode != 0:
             raise ProcessDiedError(f"pg_ctl could not start PostgreSQL:\n{out.stdout}{out.stderr}\n"
@@ -177,37 +195,31 @@ class Postgres:
                 return
             except psycopg.OperationalError as exc:
                 last_error = str(exc).strip()
-            if self.pid() is None and not (self.data_dir / "postmaster.pid").exists():
+            if self.pid() is None and not (self.cluster_dir / "postmaster.pid").exists():
                 time.sleep(0.3)  # pg_ctl -W returns before the postmaster writes its pid file
-                if self.pid() is None and not (self.data_dir / "postmaster.pid").exists():
+                if self.pid() is None and not (self.cluster_dir / "postmaster.pid").exists():
                     raise ProcessDiedError(f"PostgreSQL exited while starting. Last lines of {self.log_file}:\n"
                                            f"{self.tail(20)}")
             time.sleep(0.1)
         raise NotReadyError(f"PostgreSQL did not answer on :{self.port} within {timeout:.0f} s ({last_error}).\n"
                             f"--- {self.log_file}\n{self.tail(15)}")
 
-    def stop(self, progress=print) -> bool:
+    def stop(self, progress=quiet) -> bool:
         """Stop the server (fast shutdown: sessions are closed, data is flushed); False when it was not running."""
         pid = self.pid()
         if pid is None:
             return False
         out = subprocess.run(self._as_server_user([
-            str(bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "30", "stop"]),
+            str(bin_dir() / "pg_ctl"), "-D", str(self.cluster_dir), "-m", "fast", "-w", "-t", "30", "stop"]),
             capture_output=True, text=True)
         if out.returncode != 0:
             processes.stop(pid, timeout=10)
         progress("Stopped PostgreSQL.")
         return True
 
-    def reset(self, progress=print) -> None:
-        """Stop the server and delete its cluster (every table, slot and user). The only call that deletes."""
-        self.stop(progress)
-        shutil.rmtree(self.root, ignore_errors=True)
-        progress(f"Deleted the PostgreSQL cluster ({self.root}).")
-
     # -- observing -------------------------------------------------------------------------------------------
-    def status(self) -> ServiceStatus:
-        return ServiceStatus(self.name, self.pid(), self.port, processes.port_accepts(self.port), self.log_file)
+    def status(self) -> list[StatusRow]:
+        return [StatusRow(self.name, self.pid(), self.port, processes.port_accepts(self.port), self.log_file)]
 
     def tail(self, lines: int = 50) -> str:
         try:
@@ -215,21 +227,20 @@ class Postgres:
         except OSError:
             return "(no log yet)"
 
-    logs = tail
+    def logs(self, lines: int = 50) -> str:
+        return f"==> {self.title} ({self.log_file}) <==\n{self.tail(lines)}"
 
-    def doctor(self) -> list[Finding]:
+    def installed(self) -> Finding | None:
         try:
             folder = bin_dir()
-            findings = [Finding("PostgreSQL", True, f"{server_version(folder)} in {folder}")]
         except PostgresNotFoundError as exc:
-            return [Finding("PostgreSQL (Day 4)", False, "not installed", str(exc))]
-        pid = self.pid()
-        findings.append(port_finding("PostgreSQL", self.port, pid))
-        if pid is not None:
-            answer = self._probe()
-            findings.append(Finding("PostgreSQL answers", answer.startswith("wal_level=logical"), answer,
-                                    "" if answer.startswith("wal_level") else
-                                    f"see `kafkacourse logs` / {self.log_file}"))
+            return Finding("PostgreSQL (Day 4)", False, "not installed", str(exc))
+        return Finding("PostgreSQL installed", True, f"{server_version(folder)} in {folder}")
+
+    def doctor(self) -> list[Finding]:
+        findings = super().doctor()
+        if self.running() and not self.answering():
+            findings.append(Finding("PostgreSQL answers", False, self._probe(), f"see {self.log_file}"))
         return findings
 
     # -- internals -------------------------------------------------------------------------------------------
@@ -246,9 +257,9 @@ class Postgres:
         for folder in (self.root, self.socket_dir):
             folder.mkdir(parents=True, exist_ok=True)
             self._chown(folder)
-        if not self.data_dir.exists():
-            self.data_dir.mkdir(mode=0o700)
-            self._chown(self.data_dir)
+        if not self.cluster_dir.exists():
+            self.cluster_dir.mkdir(mode=0o700)
+            self._chown(self.cluster_dir)
 
     def _chown(self, path: Path) -> None:
         if os.geteuid() == 0:
