@@ -69,7 +69,7 @@ def registry_jar() -> Path:
 
 def connect_plugin_path() -> Path:
     """The Kafka Connect worker's plugin.path: the Debezium PostgreSQL connector's bundle, unpacked by the pom."""
-    return home() / "jars" / f"connect-plugins-{versions().debezium}"
+    return home() / "jars" / f"connect-plugins-{versions().debezium}" / "plugins"
 
 
 def day4_jars() -> list[Path]:
