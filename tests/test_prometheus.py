@@ -72,3 +72,48 @@ def test_prometheus_errors_are_prometheus_own(prometheus_server):
         prometheus_server.value('up{job="no-such-job"}')
     with pytest.raises(ValueError, match="letters, digits"):
         prometheus_server.add_target("../etc", "localhost:1")
+
+
+@pytest.fixture
+def metered_stack(scratch_home, port_offset):
+    """A scratch single broker (its JMX exporter on) and a scratch Prometheus, on ports moved by an offset."""
+    from kafkacourse.stack.local import LocalStack
+    from kafkacourse.stack.services.base import quiet
+
+    stack = LocalStack(profile="single", with_services=["prometheus"])
+    stack.up(registry=False, progress=quiet)
+    try:
+        yield stack
+    finally:
+        stack.down(progress=quiet)
+
+
+def test_promql_returns_the_brokers_jmx_metrics(metered_stack):
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from kafkacourse.stack.services.prometheus import PrometheusService
+
+    bootstrap = metered_stack.bootstrap_servers
+    topic = kc.unique_name("metered")
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, 2)])[topic].result(30)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    try:
+        for i in range(25):
+            producer.produce(topic, key=str(i), value=b"x" * 100)
+    finally:
+        assert producer.flush(30) == 0
+    prom = Prometheus(PrometheusService(metered_stack.context).url)
+    node = metered_stack.nodes[0]
+    messages = prom.wait_for(f'kafka_server_brokertopicmetrics_messagesin_total{{topic="{topic}"}} == 25', timeout=60)
+    assert messages[["job", "profile", "node", "instance"]].values.tolist() == [
+        ["kafka", "single", "1", f"localhost:{node.jmx_port}"]]
+    assert prom.value(f'sum(kafka_log_log_logendoffset{{topic="{topic}"}})') == 25
+    assert prom.value(f'kafka_server_brokertopicmetrics_bytesin_total{{topic="{topic}"}}') > 25 * 100
+    assert prom.value('kafka_server_replicamanager_underreplicatedpartitions{profile="single"}') == 0
+    assert prom.value('kafka_controller_kafkacontroller_activecontrollercount{profile="single"}') == 1
+    latency = prom.query('kafka_network_requestmetrics_totaltimems{request="Produce"}')
+    assert {"0.50", "0.99", "0.999"} <= set(latency["quantile"])
+    targets = prom.targets()
+    assert targets[(targets.profile == "single")].health.tolist() == ["up"]
