@@ -18,6 +18,28 @@ def test_config_maps_keyword_names_to_kafka_settings(cluster):
                     "enable.idempotence": True, "error_cb": print}
 
 
+def test_config_takes_librdkafkas_dotted_names(cluster):
+    conf = cluster.config({"enable.idempotence": True, "linger.ms": 5}, linger_ms=10)
+    assert conf == {"bootstrap.servers": cluster.bootstrap_servers, "enable.idempotence": True, "linger.ms": 10}
+
+
+def test_unknown_record_shapes_are_refused_before_anything_is_sent(cluster, topic):
+    with pytest.raises(ValueError, match="a record tuple is \\(key, value\\); got 3 items"):
+        cluster.produce(topic, ["fine", ("k", "v", "extra")])
+    with pytest.raises(ValueError, match=r"not \['id'\]"):
+        cluster.produce(topic, [{"id": 1}])
+    with pytest.raises(TypeError, match="got a list"):
+        cluster.produce(topic, [["k", "v"]])
+    assert cluster.end_offsets(topic) == {0: 0, 1: 0, 2: 0}, "the valid record before the bad one was not sent"
+
+
+def test_a_missing_topic_is_named(cluster):
+    missing = kc.unique_name("test-missing")
+    for call in (cluster.end_offsets, cluster.messages, cluster.describe_topic):
+        with pytest.raises(ValueError, match=f"no topic '{missing}' on {cluster.bootstrap_servers}"):
+            call(missing)
+
+
 def test_create_topic_is_idempotent_and_waits_for_leaders(cluster):
     name = kc.unique_name("test-create")
     try:

@@ -23,7 +23,7 @@ def published_port(service: str) -> int:
 
 def test_compose_runs_the_pinned_kafka_version_everywhere():
     images = {name: svc["image"] for name, svc in COMPOSE["services"].items() if name.startswith("kafka")}
-    assert set(images) == {"kafka", "kafka-1", "kafka-2", "kafka-3"}
+    assert set(images) == {"kafka", "kafka-1", "kafka-2", "kafka-3", "kafka-dr", "kafka-secure", "kafka-secure-users"}
     assert set(images.values()) == {f"apache/kafka:{runtime.versions().kafka}"}
 
 
@@ -58,3 +58,39 @@ def test_readme_gives_the_two_commands_ci_runs():
     readme = (REPO / "README.md").read_text()
     assert "./course open" in readme and "./course test" in readme
     assert re.search(r"^\./course test$", (REPO / ".ci" / "run").read_text(), re.M)
+
+
+def test_compose_runs_the_dr_cluster_on_the_dr_profiles_ports():
+    node = profiles.get("dr", offset=0).nodes[0]
+    service = COMPOSE["services"]["kafka-dr"]
+    env = service["environment"]
+    assert service["profiles"] == ["dr"] and published_port("kafka-dr") == node.broker_port
+    assert f"EXTERNAL://localhost:{node.broker_port}" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert f"PROXIED://localhost:{node.proxy_port}" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert f"CONTROLLER://:{node.controller_port}" in env["KAFKA_LISTENERS"]
+    assert env["CLUSTER_ID"] != COMPOSE["services"]["kafka-1"]["environment"]["CLUSTER_ID"], "an independent cluster"
+
+
+def test_compose_runs_the_secure_broker_from_the_secure_profile(tmp_path):
+    from kafkacourse.stack.local import LocalStack
+    from kafkacourse.stack.services.broker import write_compose_config
+
+    secure = profiles.get("secure", offset=0)
+    node = secure.nodes[0]
+    service = COMPOSE["services"]["kafka-secure"]
+    assert service["profiles"] == ["secure"]
+    assert service["ports"] == [f"{l.port}:{l.port}" for l in node.listeners if l.name != "CONTROLLER"]
+    assert "./.compose/secure:/mnt/shared/config:ro" in service["volumes"]  # where compose-config writes
+    users = " ".join(COMPOSE["services"]["kafka-secure-users"]["command"])
+    scram = [p for p in secure.principals if p.mechanism == "SCRAM-SHA-512"]
+    assert [word.split(":")[0] for word in users.split() if ":" in word and "-secret" in word] == [p.name for p in scram]
+    assert all(f"{p.name}:{p.password}" in users for p in scram)
+
+    written = write_compose_config(LocalStack(profile="secure").context, secure, tmp_path / "secure")
+    properties = dict(line.split("=", 1) for line in (written / "server.properties").read_text().splitlines()
+                      if "=" in line and not line.startswith("#"))
+    assert properties["listeners"] == "SASL_SSL://:9592,CONTROLLER://localhost:9593,SSL://:9594"
+    assert properties["advertised.listeners"] == "SASL_SSL://localhost:9592,SSL://localhost:9594"
+    assert properties["ssl.keystore.location"] == "/mnt/shared/config/broker-keystore.pem"
+    assert all(properties[key] == value for key, value in secure.broker_settings.items())
+    assert not (written / "ca-key.pem").exists(), "the CA's key is not handed to containers"

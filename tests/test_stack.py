@@ -122,3 +122,19 @@ def test_three_brokers_survive_one_kill(cluster3):
         if stack.status()[2].state != "running":
             stack.start_broker(3, progress=lambda _msg: None)
         cluster3.delete_topic(topic)
+
+
+@pytest.mark.slow
+def test_jars_resolve_into_two_fresh_homes_and_both_start(tmp_path, monkeypatch, port_offset):
+    # Maven's unpack markers once lived in the repo: the second fresh home then got an empty registry folder.
+    for name in ("first", "second"):
+        monkeypatch.setenv("KAFKA_COURSE_HOME", str(tmp_path / name))
+        runtime.resolve_jars(progress=lambda _msg: None)
+        assert runtime.jars_ready() and runtime.registry_jar().stat().st_size > 0, name
+        stack = LocalStack()
+        stack.up(progress=lambda _msg: None)
+        try:
+            assert stack.brokers_answering() == {1} and stack.registry.answering(), name
+        finally:
+            stack.down(progress=lambda _msg: None)
+    assert not (runtime.RESOURCES / "target").exists(), "Maven keeps its state in the cache, not in the repo"

@@ -8,6 +8,7 @@
     kafkacourse reset [--profile P] [--with S,…] [--yes]   delete a profile's (and S's) data (the only command
                                      that deletes)
     kafkacourse doctor               check Python, Java, the client library, every profile and service
+    kafkacourse compose-config       write .compose/secure/ (certificates, server.properties) for docker compose
     kafkacourse labs [--check]       regenerate labs/ from solutions/ (or only report drift)
     kafkacourse toc                  regenerate notebooks/README.md, the table of contents
     kafkacourse open [jupyter args]  start the stack and JupyterLab on the course
@@ -106,6 +107,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if all(f.ok for f in findings) else 1
 
 
+def cmd_compose_config(args: argparse.Namespace) -> int:
+    from .stack.services.broker import write_compose_config
+
+    stack = LocalStack(profile="secure")
+    folder = write_compose_config(stack.context, profiles.get("secure", offset=0), REPO / ".compose" / "secure")
+    print(f"wrote {folder.relative_to(REPO)}/ (the course CA from {stack.certificates}); now "
+          "`docker compose --profile secure up -d`")
+    return 0
+
+
 def cmd_labs(args: argparse.Namespace) -> int:
     from .labs import generate_labs, make_lab
 
@@ -194,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     labs = sub.add_parser("labs", help="regenerate labs/ from solutions/")
     labs.add_argument("--check", action="store_true", help="only report labs that differ")
     labs.set_defaults(run=cmd_labs)
+    sub.add_parser("compose-config", help="write docker compose's secure broker config").set_defaults(
+        run=cmd_compose_config)
     sub.add_parser("toc", help="regenerate notebooks/README.md (the table of contents)").set_defaults(run=cmd_toc)
     for name, run, what in (("open", cmd_open, "JupyterLab"), ("test", cmd_test, "pytest")):
         p = sub.add_parser(name, help=f"start the stack and {what}")

@@ -171,6 +171,10 @@ class ManagedProcess:
                 cwd=self.workdir, start_new_session=True, env=env,
             )
         self.pid_file.write_text(str(proc.pid))
+        # Until the child has exec'd, /proc shows the parent's command line, and pid() would call it dead.
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and str(self.workdir) not in command_line(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
         return proc.pid
 
     def check_alive_or_raise(self) -> None:

@@ -70,6 +70,7 @@ class Service:
     :class:`ProcessService` unless the service is not one process of ours."""
 
     name: str = "service"          # unique among all services ("registry", "cluster/broker-2")
+    kind: str = "service"          # what it is ("broker", "registry", "connect", …): hooks decide by it
     title: str = "service"         # for people ("the schema registry")
     needs_brokers: bool = False    # True: `up` starts it only after the profile's brokers answer
 

@@ -149,20 +149,25 @@ class BrokerNode(JvmService):
         ]
 
     # -- configuration ---------------------------------------------------------------------------------------
-    def server_properties(self, data_dir: Path) -> str:
+    def server_properties(self, data_dir: Path, certs: Path | None = None, in_container: bool = False) -> str:
+        """The node's server.properties. `in_container`: for docker compose (clients' listeners bound on every
+        interface, a static quorum as the image formats without --standalone), with `certs` where the
+        container sees the TLS files."""
         profile, node = self.profile, self.node
         replicas, min_isr = profile.replication_factor, profile.min_isr
-        if len(profile.nodes) == 1:
+        if len(profile.nodes) == 1 and not in_container:
             quorum = f"controller.quorum.bootstrap.servers=localhost:{node.controller_port}"
         else:
             quorum = "controller.quorum.voters=" + ",".join(
                 f"{n.node_id}@localhost:{n.controller_port}" for n in profile.nodes)
-        listeners = ",".join(f"{l.name}://localhost:{l.port}" for l in node.listeners)
+        host = "" if in_container else "localhost"
+        listeners = ",".join(f"{l.name}://{'localhost' if l.name == CONTROLLER else host}:{l.port}"
+                             for l in node.listeners)
         advertised = ",".join(f"{l.name}://localhost:{l.advertised}" for l in node.listeners if l.name != CONTROLLER)
         protocols = ",".join(f"{l.name}:{l.protocol}" for l in node.listeners)
         lines = [
-            f"# Written by kafkacourse on every start from the {profile.name!r} profile "
-            "(kafkacourse/stack/profiles.py); edit that instead.",
+            f"# Written by kafkacourse from the {profile.name!r} profile (kafkacourse/stack/profiles.py); "
+            "edit that instead.",
             "process.roles=broker,controller",
             f"node.id={node.node_id}",
             quorum,
@@ -191,7 +196,7 @@ class BrokerNode(JvmService):
             "log.segment.bytes=16777216",
             "log.retention.check.interval.ms=5000",
         ]
-        certs = self.certificates()
+        certs = certs or self.certificates()
         if certs is not None:
             lines += [
                 "# TLS: the course CA (stack/certificates.py) signed this node's certificate (CN=broker, SAN localhost).",
@@ -206,3 +211,25 @@ class BrokerNode(JvmService):
             lines.append(f"# The {profile.name} profile's own settings.")
             lines += [f"{key}={value}" for key, value in profile.broker_settings.items()]
         return "\n".join(lines) + "\n"
+
+
+def write_compose_config(stack_context: Context, profile: Profile, folder: Path) -> Path:
+    """The file input of docker compose's broker for a secured profile: server.properties, the course CA and
+    certificates (the local stack's own, so the same client settings work), and broker-client.properties
+    (the broker's certificate as a client: the compose file's healthcheck and SCRAM-user setup use it)."""
+    import shutil
+
+    node = BrokerNode(Context(stack_context.home, profile), profile.nodes[0])
+    source = certificates.ensure(certificates_dir(node.context),
+                                 clients=[p.name for p in profile.principals if p.mechanism == "mTLS"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for pem in (p for p in source.glob("*.pem") if p.name != "ca-key.pem"):  # the CA key stays home
+        shutil.copy2(pem, folder / pem.name)
+    inside = Path("/mnt/shared/config")
+    (folder / "server.properties").write_text(
+        node.server_properties(Path("/var/lib/kafka/data"), certs=inside, in_container=True))
+    (folder / "broker-client.properties").write_text(
+        "security.protocol=SSL\nssl.keystore.type=PEM\n"
+        f"ssl.keystore.location={inside / 'broker-keystore.pem'}\n"
+        f"ssl.truststore.type=PEM\nssl.truststore.location={inside / 'ca.pem'}\n")
+    return folder

@@ -22,6 +22,7 @@ DEFAULT_COMPATIBILITY = "BACKWARD"
 
 class SchemaRegistry(JvmService):
     name = "registry"
+    kind = "registry"
     title = "schema registry"
     process_name = "registry"
 

@@ -1,0 +1,131 @@
+"""The secure profile against its live broker: SCRAM-SHA-512 over SASL_SSL, client certificates over SSL,
+ACLs under StandardAuthorizer. Each refusal is the client's real error; each has an accepted twin beside it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka import KafkaError, Producer
+from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType, ResourcePatternType,
+                                  ResourceType)
+
+import kafkacourse as kc
+from kafkacourse.cluster import quiet_logger
+from kafkacourse.stack import certificates
+
+pytestmark = pytest.mark.secure
+
+
+@pytest.fixture(scope="module")
+def secure() -> kc.Cluster:
+    return kc.connect(profile="secure")  # as the admin (super user)
+
+
+@pytest.fixture
+def secure_topic(secure):
+    name = secure.create_topic(kc.unique_name("test-secure"))
+    yield name
+    secure.delete_topic(name)  # ACLs outlive their topic (they are kept by name): delete them too
+    everything = AclBindingFilter(ResourceType.TOPIC, name, ResourcePatternType.LITERAL, None, None,
+                                  AclOperation.ANY, AclPermissionType.ANY)
+    for future in secure.admin().delete_acls([everything]).values():
+        future.result()
+
+
+def _acl(topic: str, principal: str, operation: AclOperation) -> AclBinding:
+    return AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, f"User:{principal}", "*", operation,
+                      AclPermissionType.ALLOW)
+
+
+def _allow_write(secure: kc.Cluster, topic: str, principal: str) -> None:
+    binding = _acl(topic, principal, AclOperation.WRITE)
+    secure.admin().create_acls([binding])[binding].result()
+
+
+def _client_errors(config: dict, timeout: float = 15.0) -> list[KafkaError]:
+    """The errors a producer with `config` reports (error_cb) while it tries to connect."""
+    errors: list[KafkaError] = []
+    producer = Producer({**config, "error_cb": errors.append, "logger": quiet_logger("refused")})
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not errors:
+            producer.poll(0.2)
+    finally:
+        producer.flush(0)
+    return errors
+
+
+def test_each_principal_connects_through_its_own_listener(secure):
+    assert secure.principal == "admin" and secure.config()["sasl.username"] == "admin"
+    alice, carol = secure.as_principal("alice"), secure.as_principal("carol")
+    assert alice.config()["security.protocol"] == "SASL_SSL" and alice.config()["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert carol.config()["security.protocol"] == "SSL" and "sasl.username" not in carol.config()
+    assert alice.bootstrap_servers != carol.bootstrap_servers
+    with pytest.raises(ValueError, match="not 'mallory'"):
+        secure.as_principal("mallory")
+
+
+def test_a_principal_without_an_acl_is_refused(secure, secure_topic):
+    _allow_write(secure, secure_topic, "alice")
+    bob = secure.as_principal("bob").produce(secure_topic, ["from bob"], message_timeout_ms=10000)
+    assert "TOPIC_AUTHORIZATION_FAILED" in bob.error[0], bob.error[0]
+    alice = secure.as_principal("alice").produce(secure_topic, ["from alice"])
+    assert alice.error.isna().all(), "the ACL lets alice write"
+    assert [m.value() for m in secure.messages(secure_topic)] == [b"from alice"]
+
+
+def test_a_client_certificate_of_the_course_ca_is_its_principal(secure, secure_topic):
+    refused = secure.as_principal("carol").produce(secure_topic, ["before the ACL"], message_timeout_ms=10000)
+    assert "TOPIC_AUTHORIZATION_FAILED" in refused.error[0], "User:carol (the certificate's CN) has no ACL yet"
+    _allow_write(secure, secure_topic, "carol")
+    assert secure.as_principal("carol").produce(secure_topic, ["with the ACL"]).error.isna().all()
+
+
+def test_scram_with_a_wrong_password_is_refused(secure):
+    right = _client_errors(secure.as_principal("alice").config(), timeout=3)
+    assert not [e for e in right if e.code() == KafkaError._AUTHENTICATION], right
+    wrong = _client_errors(secure.as_principal("alice").config({"sasl.password": "not-alices"}))
+    assert wrong and wrong[0].code() == KafkaError._AUTHENTICATION, wrong
+    assert "invalid credentials with SASL mechanism SCRAM-SHA-512" in wrong[0].str()
+
+
+def test_a_certificate_from_a_foreign_ca_is_refused(secure, tmp_path):
+    certificates.ensure(tmp_path, clients=["carol"])  # same CN, another CA
+    foreign = secure.as_principal("carol").config({"ssl.certificate.location": str(tmp_path / "carol.pem"),
+                                                   "ssl.key.location": str(tmp_path / "carol-key.pem")})
+    errors = _client_errors(foreign)
+    assert errors and errors[0].code() == KafkaError._TRANSPORT, errors
+    assert "certificate unknown" in errors[0].str(), "the broker's TLS alert: it does not trust that CA"
+    assert not _client_errors(secure.as_principal("carol").config(), timeout=3), "the course CA's carol connects"
+
+
+def test_the_secure_profile_through_environment_variables_only(secure, monkeypatch, tmp_path):
+    """As a remote cluster would be configured: no profile, no stack, only the environment."""
+    settings = secure.as_principal("alice").config()
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", settings.pop("bootstrap.servers"))
+    for key, value in settings.items():
+        monkeypatch.setenv("KAFKA_CLIENT_" + key.upper().replace(".", "_"), value)
+    remote = kc.connect()
+    assert remote.stack is None and remote.config()["sasl.username"] == "alice"
+    assert remote.brokers().broker.tolist() == [1], "authenticated as alice over SASL_SSL"
+
+    monkeypatch.setenv("KAFKA_CLIENT_SASL_PASSWORD", "not-alices")
+    with pytest.raises(TimeoutError):
+        kc.connect(timeout=5)
+
+
+def test_the_secure_profile_through_a_properties_file(secure, monkeypatch, tmp_path):
+    settings = secure.as_principal("carol").config()
+    properties = tmp_path / "client.properties"
+    properties.write_text("# like kafka-console-producer.sh --command-config\n"
+                          + "".join(f"{key}={value}\n" for key, value in settings.items())
+                          + f"schema.registry.url={secure.schema_registry_url}\n"
+                          + "schema.registry.basic.auth.user.info=carol:unused\n")
+    monkeypatch.setenv("KAFKA_CLIENT_CONFIG", str(properties))
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    remote = kc.connect()
+    assert remote.stack is None and remote.bootstrap_servers == settings["bootstrap.servers"]
+    assert remote.registry_config() == {"url": secure.schema_registry_url, "basic.auth.user.info": "carol:unused"}
+    assert remote.config()["ssl.certificate.location"].endswith("carol.pem")
+    assert remote.brokers().broker.tolist() == [1]
