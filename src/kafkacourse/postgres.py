@@ -13,12 +13,15 @@ Start it with ``kafkacourse up --with postgres``. Queries go through psycopg 3; 
 
 from __future__ import annotations
 
+import os
 import time
 
 import pandas as pd
 
 from .stack.services import postgres as service
 from .stack.services.common import default_context
+
+CONNECT_ADDRESS_ENV = "POSTGRES_ADDRESS_FOR_CONNECT"
 
 
 def settings() -> dict[str, str | int]:
@@ -86,11 +89,19 @@ def drop_replication_slot(name: str, missing_ok: bool = True, timeout: float = 3
 
 def debezium_settings(overrides: dict | None = None) -> dict[str, str]:
     """The settings a Debezium PostgreSQL connector needs to reach the course database from the course's
-    Connect worker (pgoutput decoding, the course's publication), merged with `overrides`."""
+    Connect worker (pgoutput decoding, the course's publication), merged with `overrides`.
+
+    Where the worker reaches the database: localhost and the course's port, or $POSTGRES_ADDRESS_FOR_CONNECT
+    (``host:port``; ``postgres:5432`` for the Connect container of docker compose)."""
     db = settings()
+    host, port = db["host"], db["port"]
+    if os.environ.get(CONNECT_ADDRESS_ENV):
+        host, _, port = os.environ[CONNECT_ADDRESS_ENV].rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{CONNECT_ADDRESS_ENV} is host:port, not {os.environ[CONNECT_ADDRESS_ENV]!r}")
     base = {
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
-        "database.hostname": db["host"], "database.port": str(db["port"]),
+        "database.hostname": host, "database.port": str(port),
         "database.user": db["user"], "database.password": db["password"], "database.dbname": db["dbname"],
         "plugin.name": "pgoutput",
         "publication.name": service.PUBLICATION,
