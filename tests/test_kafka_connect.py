@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 
 import pytest
@@ -102,3 +103,19 @@ def test_bad_input_is_refused_before_any_request():
         connect.status("")
     with pytest.raises(ConnectError, match="does not answer"):
         connect.connectors()
+
+
+@pytest.mark.slow
+def test_a_deleted_plugin_folder_is_unpacked_again(tmp_path, monkeypatch):
+    # Maven's unpack marker for the Debezium bundle lives beside it in the cache: deleting the cache's plugin
+    # folder (or the whole cache) makes the next resolution unpack it again instead of trusting a marker.
+    from kafkacourse.stack import runtime
+    from kafkacourse.stack.services.base import quiet
+
+    monkeypatch.setenv("KAFKA_COURSE_HOME", str(tmp_path))
+    runtime.resolve_jars(quiet)
+    assert all(path.exists() for path in runtime.day4_jars())
+    shutil.rmtree(runtime.connect_plugin_path().parent)
+    assert not runtime.jars_ready()
+    runtime.resolve_jars(quiet)
+    assert runtime.jars_ready() and (runtime.connect_plugin_path() / "debezium-connector-postgres").is_dir()
