@@ -165,7 +165,7 @@ class Postgres(Service):
             out = subprocess.run(self._as_server_user([
                 str(pg / "initdb"), "-D", str(self.cluster_dir), "-U", SUPERUSER, "--auth-local=trust",
                 "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions",
-                # No fsync of the new cluster: initdb then takes ~40 % of the time on a loaded machine; the
+                # No fsync of the new cluster (initdb is several times faster on a loaded machine): the
                 # files reach the disk with the server's first checkpoint (a course database: `reset` rebuilds).
                 "--no-sync"]),
                 capture_output=True, text=True)
