@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from kafkacourse.stack import profiles, runtime
+from _scratch import scratch_course_home
+
 from kafkacourse.stack.local import LocalStack
 from kafkacourse.stack.services.base import quiet
 
@@ -49,11 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    runtime.resolve_jars()
-    with tempfile.TemporaryDirectory(prefix="kafkacourse-services-bench-") as scratch:
-        (Path(scratch) / "jars").symlink_to(runtime.home() / "jars")
-        os.environ["KAFKA_COURSE_HOME"] = scratch
-        os.environ[profiles.PORT_OFFSET_ENV] = str(profiles.free_offset())
+    with scratch_course_home("kafkacourse-services-bench-"):
         stack = LocalStack(profile="single", with_services=["postgres", "prometheus", "connect"])
         for broker in stack.brokers:
             broker.start(quiet)
