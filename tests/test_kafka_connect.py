@@ -90,6 +90,12 @@ def test_connect_errors_carry_connects_own_message(connect_worker):
     with pytest.raises(ConnectError, match="No status found") as missing:
         connect_worker.status(kc.unique_name("missing"))
     assert missing.value.status == 404
+    wrong = postgres.debezium_settings({"topic.prefix": "x", "database.password": "wrong"})
+    # Debezium logs in while Connect validates the config: the refusal is PostgreSQL's own.
+    assert any("password authentication failed" in p for p in connect_worker.validate(DEBEZIUM_POSTGRES, wrong))
+    with pytest.raises(ConnectError) as refused_config:  # creating it anyway is refused too
+        connect_worker.put_config(kc.unique_name("wrong-password"), wrong)
+    assert refused_config.value.status >= 400
     problems = connect_worker.validate(DEBEZIUM_POSTGRES, {**postgres.debezium_settings(), "topic.prefix": "x",
                                                            "database.port": "not-a-number"})
     assert any(p.startswith("database.port:") for p in problems)

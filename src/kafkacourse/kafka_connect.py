@@ -125,12 +125,12 @@ class KafkaConnect:
                 if exc.status != 404:  # 404: just created, not assigned yet
                     raise
             else:
-                failed = [last["connector"]] + [t for t in last.get("tasks", []) if t["state"] == "FAILED"]
-                for part in failed:
-                    if part.get("state") == "FAILED" and state != "FAILED":
-                        trace = (part.get("trace") or "").strip().splitlines()[:4]
-                        which = f"task {part['id']}" if "id" in part else "the connector"
-                        raise ConnectError(f"connector {name!r}: {which} FAILED:\n" + "\n".join(trace), 0)
+                parts = [last["connector"], *last.get("tasks", [])]
+                failed = next((part for part in parts if part.get("state") == "FAILED"), None)
+                if failed is not None and state != "FAILED":
+                    trace = (failed.get("trace") or "").strip().splitlines()[:4]
+                    which = f"task {failed['id']}" if "id" in failed else "the connector"
+                    raise ConnectError(f"connector {name!r}: {which} FAILED:\n" + "\n".join(trace), 0)
                 states = [last["connector"]["state"]] + ([t["state"] for t in last.get("tasks", [])] if tasks else [])
                 if states[0] == state and (not tasks or (len(states) > 1 and set(states[1:]) == {state})):
                     return last

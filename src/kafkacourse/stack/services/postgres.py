@@ -84,12 +84,8 @@ class Postgres(Service):
         return f" at localhost:{self.port} (database {DATABASE})"
 
     # -- where and as whom -----------------------------------------------------------------------------------
-    @property
-    def os_user(self) -> str:
-        """The OS user the server runs as: `postgres` under root (initdb refuses root), else you."""
-        return SUPERUSER if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
-
     def _as_server_user(self, command: list[str]) -> list[str]:
+        """`command` run as the `postgres` OS user under root (initdb refuses root), else as you."""
         if os.geteuid() != 0:
             return command
         try:
@@ -153,7 +149,7 @@ class Postgres(Service):
             return pid
         return None
 
-    def start(self, progress=print) -> None:  # noqa: D102 - see Service
+    def start(self, progress=print) -> None:
         """Initialise the cluster on first use and start the server, without waiting (see wait_ready)."""
         if self.pid() is not None:
             return
