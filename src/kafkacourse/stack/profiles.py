@@ -306,7 +306,8 @@ def free_offset(extra_ports: tuple[int, ...] = (8081, 8083, 8085, 9090, 55432),
 
     for offset in candidates:
         ports = [port + offset for port in extra_ports]
-        ports += [port for profile in all_profiles(offset) for node in profile.nodes for port in node.ports]
+        ports += [port for profile in all_profiles(offset) for node in profile.nodes
+                  for port in [*node.ports, node.jmx_port]]
         if all(0 < port < 65536 and port_is_free(port) for port in ports):
             return offset
     raise ValueError(f"no free port offset among {candidates}: stop the scratch stacks that hold them")
