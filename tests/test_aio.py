@@ -1,4 +1,4 @@
-"""kafkacourse.aio on the live broker: awaited delivery reports, failures, flush on close, AIOProducer shim."""
+"""kafkacourse.instruments.aio on the live broker: awaited delivery reports, failures, flush on close, AIOProducer shim."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import KafkaException
 
 import kafkacourse as kc
-from kafkacourse.aio import AIO_MODULES, AsyncProducer, aio_producer, aio_producer_class
+from kafkacourse.instruments.aio import AIO_MODULES, AsyncProducer, aio_producer, aio_producer_class
 
 
 def test_send_returns_the_delivered_message_and_the_record_is_on_the_topic(cluster, topic):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kafkacourse import LiveChart
-from kafkacourse.charts import is_headless
+from kafkacourse.plots.live import is_headless
 
 
 def test_headless_chart_returns_its_data_and_draws_each_line(monkeypatch):

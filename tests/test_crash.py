@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import kafkacourse as kc
-from kafkacourse.crash import (CrashingProcessor, committed_offsets, crash_table, read_into_ledger,
+from kafkacourse.instruments.crash import (CrashingProcessor, committed_offsets, crash_table,
                                run_crash_experiment)
-from kafkacourse.ledger import DeliveryLedger
+from kafkacourse.instruments.ledger import DeliveryLedger, read_into
 
 # 30 records, batches of 5, crash after 12 processed: two batches (10 records) were fully handled before.
 
@@ -76,7 +76,7 @@ def test_a_processor_without_a_crash_handles_everything_once(cluster):
         assert processor.run() == 13 and not processor.crashed
         committed = committed_offsets(cluster, group, source)
         assert sum(offset or 0 for offset in committed.values()) == 13, committed
-        assert read_into_ledger(cluster, sink, ledger) == 13
+        assert len(read_into(ledger, cluster, sink).received) == 13
         assert ledger.summary()["lost"] == 0 and ledger.summary()["duplicates"] == 0
     finally:
         cluster.delete_topic(source)

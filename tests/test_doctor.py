@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from kafkacourse.doctor import diagnose
+from kafkacourse.course.doctor import diagnose
 from kafkacourse.stack import runtime
 
 
@@ -26,6 +26,6 @@ def test_missing_java_is_a_finding_with_a_fix(tmp_path, monkeypatch):
 
 
 def test_cli_doctor_exits_zero_when_green(cluster):
-    out = subprocess.run([sys.executable, "-m", "kafkacourse.cli", "doctor"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "kafkacourse.course.cli", "doctor"], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "❌" not in out.stdout and "✅ schema registry" in out.stdout

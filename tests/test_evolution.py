@@ -8,9 +8,7 @@ import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastavro.read import SchemaResolutionError
 
-from kafkacourse import evolution as ev
-
-
+from kafkacourse.instruments import evolution as ev
 @pytest.fixture(scope="module")
 def verdicts(cluster):
     registry = SchemaRegistryClient({"url": cluster.schema_registry_url})

@@ -1,4 +1,4 @@
-"""kafkacourse.faults: the fault-injection proxy, against the live single broker (nothing mocked)."""
+"""kafkacourse.instruments.faults: the fault-injection proxy, against the live single broker (nothing mocked)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from confluent_kafka import KafkaError
 
 import kafkacourse as kc
-from kafkacourse.faults import FaultProxy, Route
-from kafkacourse.producer_bench import quiet_logger
+from kafkacourse.instruments.faults import FaultProxy, Route
+from kafkacourse.instruments.producers import quiet_logger
 
 
 @pytest.fixture

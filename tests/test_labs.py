@@ -24,7 +24,7 @@ from confluent_kafka import TopicPartition
 from nbclient import NotebookClient
 
 import kafkacourse as kc
-from kafkacourse.labs import (DEFAULT_HINT, MarkerError, generate_labs, make_lab, strip_solutions,
+from kafkacourse.course.labs import (DEFAULT_HINT, MarkerError, generate_labs, make_lab, strip_solutions,
                               topic_records)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""kafkacourse.latency: percentile table, ECDF and chart, on synthetic rows and on real fire() results."""
+"""kafkacourse.instruments.latency: percentile table, ECDF and chart, on synthetic rows and on real fire() results."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 import kafkacourse as kc
-from kafkacourse.latency import ecdf, latency_table, plot_latency
-from kafkacourse.load import fire
+from kafkacourse.instruments.latency import ecdf, latency_table, plot_latency
+from kafkacourse.instruments.load import fire
 
 
 def rows(name: str, latencies: list[float], spacing_s: float) -> pd.DataFrame:

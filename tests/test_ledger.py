@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import kafkacourse as kc
-from kafkacourse.ledger import DeliveryLedger, decode_value, encode_value
+from kafkacourse.instruments.ledger import DeliveryLedger, decode_value, encode_value
 
 
 def test_values_round_trip_and_reject_foreign_values():

@@ -1,4 +1,4 @@
-"""kafkacourse.load: fire() and summarize() against real HTTP servers started with kc.serve."""
+"""kafkacourse.instruments.load: fire() and summarize() against real HTTP servers started with kc.serve."""
 
 import asyncio
 import socket
@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI, HTTPException
 
 import kafkacourse as kc
-from kafkacourse.load import COLUMNS, fire, summarize
+from kafkacourse.instruments.load import COLUMNS, fire, summarize
 
 app = FastAPI()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kafkacourse.naming import (NamingError, check_event_type, check_topic, event_type_for, event_type_problems,
+from kafkacourse.instruments.naming import (NamingError, check_event_type, check_topic, event_type_for, event_type_problems,
                                 is_past_tense, lint, lint_report, topic_for, topic_problems)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import kafkacourse as kc
-from kafkacourse.rebalance import STRATEGIES, AssignmentRecorder, plot_timelines, summarize
+from kafkacourse.instruments.rebalance import STRATEGIES, AssignmentRecorder, plot_timelines, summarize
 
 PARTITIONS = 6
 

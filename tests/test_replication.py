@@ -1,4 +1,4 @@
-"""kafkacourse.replication on the live three-broker cluster (one test kills and restarts a broker)."""
+"""kafkacourse.instruments.replication on the live three-broker cluster (one test kills and restarts a broker)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import kafkacourse as kc  # noqa: E402
-from kafkacourse import replication  # noqa: E402
+from kafkacourse.instruments import replication# noqa: E402
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from google.protobuf import descriptor_pb2
 
 import kafkacourse as kc
-from kafkacourse import schemas
-from kafkacourse.naming import topic_problems
+from kafkacourse.instruments import schemas
+from kafkacourse.instruments.naming import topic_problems
 
 FDP = descriptor_pb2.FieldDescriptorProto
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from kafkacourse.toc import render
+from kafkacourse.course.toc import render
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kafkacourse.tools import TOOL_CLASSES
+from kafkacourse.course.tools import TOOL_CLASSES
 
 BIN = Path(__file__).resolve().parents[1] / "bin"
 
@@ -48,13 +48,12 @@ def test_perf_tools_start(tool):
 
 
 def test_unknown_tool_is_refused():
-    out = subprocess.run(["python", "-m", "kafkacourse.tools", "kafka-nonsense.sh"], capture_output=True, text=True)
+    out = subprocess.run(["python", "-m", "kafkacourse.course.tools", "kafka-nonsense.sh"], capture_output=True, text=True)
     assert out.returncode != 0 and "unknown tool 'kafka-nonsense.sh'" in out.stderr
 
 
 def test_cli_passes_unknown_options_to_pytest_and_refuses_them_elsewhere():
-    from kafkacourse import cli
-
+    from kafkacourse.course import cli
     with pytest.raises(SystemExit):
         cli.main(["status", "--bogus"])
     assert cli.main(["test", "--collect-only", "-q", "tests/test_toc.py"]) == 0

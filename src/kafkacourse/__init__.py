@@ -11,22 +11,22 @@ A small surface; every name is documented where it is defined:
 * ``doctor()`` — what the course needs and how to fix what is missing.
 * ``LocalStack`` — the Docker-free stack itself (the CLI `kafkacourse` drives it).
 
-One module per concept, imported by name where a lesson needs it (``from kafkacourse import ledger``):
-``ledger`` (losses, duplicates, reordering), ``crash`` (consume-process-commit crashes), ``rebalance``
-(assignment recorder and timelines), ``replication`` (leaders, ISR, chaos sampling), ``load`` (concurrent
-HTTP load), ``latency`` (latency distributions), ``aio`` (asyncio producer bridge), ``faults`` (fault-injection
-proxy), ``producer_bench`` (producer setting sweeps), ``naming`` (topic and event-type lint), ``schemas``
-(the repo's schema files, registered schema-first), ``evolution`` (the live compatibility matrix), ``labs``
-(lab checks and the lab generator).
+The tree is the table of contents:
+
+* ``cluster`` — the facade a lesson talks to; ``server`` — FastAPI apps on a background thread;
+* ``stack/`` — the Docker-free local stack (profiles, services, jars);
+* ``instruments/`` — the experiments' machinery (``from kafkacourse.instruments import ledger``);
+* ``plots/`` — every chart;
+* ``course/`` — the CLI, the doctor, the lab generator and checks, the table of contents, tool wrappers.
 
 Importing this package starts nothing and changes no setting.
 """
 
-from .charts import LiveChart
+from .plots.live import LiveChart
 from .cluster import Cluster, unique_name
 from .connection import connect
-from .doctor import doctor
-from .labs import LabCheckFailed, check
+from .course.doctor import doctor
+from .course.labs import LabCheckFailed, check
 from .server import BackgroundServer, serve
 from .stack import LocalStack, StackError
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException,
-                             Message, Producer, TopicPartition)
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, IsolationLevel, KafkaError,
+                             KafkaException, Message, Producer, TopicPartition)
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from .connection import (BOOTSTRAP_ENV, BIN_DIR, PYTHON_ONLY_KEYS, REGISTRY_ENV, client_config,  # noqa: F401
                          connect)
@@ -171,13 +171,18 @@ class Cluster:
         # Always the whole cluster's metadata: asking for one topic by name may auto-create it on some brokers.
         return self.admin().list_topics(timeout=10)
 
-    def _partitions(self, name: str) -> dict:
-        """The topic's partition metadata; TopicNotFoundError naming the topic when it does not exist."""
-        topic = self._metadata().topics.get(name)
-        if topic is None or topic.error is not None:
-            raise TopicNotFoundError(f"no topic {name!r} on {self.bootstrap_servers}"
-                                     + (f": {topic.error.str()}" if topic is not None else ""))
-        return topic.partitions
+    def _partitions(self, name: str, settle_s: float = 5.0) -> dict:
+        """The topic's partition metadata; TopicNotFoundError naming the topic when it does not exist. Brokers
+        learn of a new topic a moment apart: one that does not know it yet is asked again for up to `settle_s` s."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            topic = self._metadata().topics.get(name)
+            if topic is not None and topic.error is None:
+                return topic.partitions
+            if time.monotonic() > deadline:
+                raise TopicNotFoundError(f"no topic {name!r} on {self.bootstrap_servers}"
+                                         + (f": {topic.error.str()}" if topic is not None else ""))
+            time.sleep(0.2)
 
     def create_topic(self, name: str, partitions: int = 1, replication_factor: int | None = None,
                      config: dict[str, str] | None = None, timeout: float = 30.0) -> str:
@@ -235,14 +240,41 @@ class Cluster:
             for p in self._partitions(name).values()
         ]).sort_values("partition", ignore_index=True)
 
-    def end_offsets(self, name: str) -> dict[int, int]:
-        """The log-end offset of each partition (how many records each has ever received)."""
-        parts = self._partitions(name)
-        consumer = self.consumer(enable_auto_commit=False)
-        try:
-            return {p: _high_watermark(consumer, TopicPartition(name, p)) for p in parts}
-        finally:
-            consumer.close()
+    def end_offsets(self, name: str, isolation_level: str = "read_uncommitted", timeout: float = 10.0) -> dict[int, int]:
+        """The end offset of each partition: the high watermark (how many records it has ever received), or with
+        ``isolation_level="read_committed"`` the last stable offset (LSO: where a read_committed reader must stop
+        while a transaction is open). Asks again while a partition's leadership settles (within `timeout` s).
+
+        >>> cluster.end_offsets(topic)                                   # {0: 120, 1: 98, 2: 131}
+        >>> cluster.end_offsets(topic, isolation_level="read_committed")  # lower while a transaction is open
+        """
+        levels = {"read_uncommitted": IsolationLevel.READ_UNCOMMITTED, "read_committed": IsolationLevel.READ_COMMITTED}
+        if isolation_level not in levels:
+            raise ValueError(f"isolation_level is 'read_uncommitted' or 'read_committed', not {isolation_level!r}")
+        request = {TopicPartition(name, p): OffsetSpec.latest() for p in sorted(self._partitions(name))}
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                futures = self.admin().list_offsets(request, isolation_level=levels[isolation_level],
+                                                    request_timeout=timeout)
+                return {tp.partition: future.result().offset for tp, future in sorted(
+                    futures.items(), key=lambda item: item[0].partition)}
+            except KafkaException as exc:
+                if exc.args[0].code() not in _LEADER_MOVING or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def wait_until_stable(self, name: str, timeout: float = 30.0) -> dict[int, int]:
+        """Wait until no transaction is open on `name` (last stable offset = end offset); the end offsets."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stable, ends = self.end_offsets(name, isolation_level="read_committed"), self.end_offsets(name)
+            if stable == ends:
+                return ends
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name!r} still has an open transaction after {timeout:.0f} s: "
+                                   f"last stable offsets {stable}, end offsets {ends}")
+            time.sleep(0.1)
 
     def group_offsets(self, group: str, topic: str) -> pd.DataFrame:
         """What ``kafka-consumer-groups.sh --describe --group <group>`` reports for `topic`, via the AdminClient.
@@ -387,18 +419,6 @@ class Cluster:
 
 # Answers of a partition whose leadership is not settled yet (a topic created a moment ago, a leader that moved).
 _LEADER_MOVING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
-
-
-def _high_watermark(consumer: Consumer, partition: TopicPartition, timeout: float = 10.0) -> int:
-    """The partition's log-end offset, asking again while its leadership settles (within `timeout` s)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return consumer.get_watermark_offsets(partition, timeout=timeout)[1]
-        except KafkaException as exc:
-            if exc.args[0].code() not in _LEADER_MOVING or time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def _decode(data: bytes | None) -> Any:

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 import kafkacourse as kc
 from courseapps.day2.order_gateway import Settings, create_app
-from kafkacourse.faults import FaultProxy
-from kafkacourse.producer_bench import quiet_logger
+from kafkacourse.instruments.faults import FaultProxy
+from kafkacourse.instruments.producers import quiet_logger
 
 ORDER = {"order_id": "o-1", "customer": "ada", "amount": 12.5}
 

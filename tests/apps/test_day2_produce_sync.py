@@ -44,7 +44,7 @@ def test_kafka_refusing_the_record_gives_503(cluster):
 
 
 def test_stats_show_the_event_loop_endpoint_handles_one_request_at_a_time(cluster, topic):
-    from kafkacourse.load import fire
+    from kafkacourse.instruments.load import fire
 
     server = kc.serve(produce_sync.create_app(cluster.config(), topic))
     try:

@@ -7,5 +7,5 @@ event instead) and `forwarder` (a consumer-group member handing each event to a 
 Lesson 07 (background tasks vs consumers): `background_work` (FastAPI BackgroundTasks), `job_events` (a job
 API that publishes events), `job_worker` (the consumer process doing the jobs) and `blocking` (what a blocking
 call inside ``async def`` does to the event loop). Both event APIs produce through
-`kafkacourse.aio.AsyncProducer`, whose delivery reports an ``async def`` endpoint can await.
+`kafkacourse.instruments.aio.AsyncProducer`, whose delivery reports an ``async def`` endpoint can await.
 """

@@ -18,7 +18,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 from fastapi import FastAPI, HTTPException, Request
 
-from kafkacourse.aio import AsyncProducer
+from kafkacourse.instruments.aio import AsyncProducer
 
 from .models import Job
 

@@ -31,7 +31,7 @@ from confluent_kafka import KafkaException
 from fastapi import FastAPI, HTTPException, Request
 
 from courseapps.day1.models import Order
-from kafkacourse.aio import AsyncProducer
+from kafkacourse.instruments.aio import AsyncProducer
 
 RETRY_AFTER_S = 1
 

@@ -6,7 +6,7 @@
   Only the lifespan's flush on shutdown makes sure such records are not lost when the server stops.
 * ``GET /stats`` — records queued in the producer, and fire-and-forget records whose delivery failed.
 
-`engine` picks the producer: ``"bridge"`` (default) is :class:`kafkacourse.aio.AsyncProducer`, a Producer
+`engine` picks the producer: ``"bridge"`` (default) is :class:`kafkacourse.instruments.aio.AsyncProducer`, a Producer
 with a poll thread that resolves one asyncio future per record; ``"aio"`` is confluent-kafka's AIOProducer,
 created with `aio_options` (``batch_size``, ``buffer_timeout``). Either is created once, in the lifespan, and
 closed (flushed) on shutdown.
@@ -27,7 +27,7 @@ from confluent_kafka import KafkaException
 from fastapi import FastAPI, HTTPException, Request
 
 from courseapps.day1.models import Order
-from kafkacourse.aio import AsyncProducer, aio_producer
+from kafkacourse.instruments.aio import AsyncProducer, aio_producer
 
 
 def create_app(kafka_config: dict[str, Any], topic: str, engine: Literal["bridge", "aio"] = "bridge",

@@ -3,7 +3,7 @@
 The replication lesson (Day 1, 03) kills a broker while records keep flowing; these helpers do the watching:
 
 >>> import kafkacourse as kc
->>> from kafkacourse import replication
+>>> from kafkacourse.instruments import replication
 >>> cluster = kc.connect(brokers=3)
 >>> topic = cluster.create_topic(kc.unique_name("replicated"), partitions=6, replication_factor=3)
 >>> replication.roles(cluster.describe_topic(topic))           # partitions × brokers: leader, in-sync…
@@ -35,7 +35,7 @@ import pandas as pd
 from confluent_kafka import ElectionType, KafkaException, TopicPartition
 from matplotlib.colors import ListedColormap
 
-from .cluster import Cluster, quiet_logger
+from ..cluster import Cluster, quiet_logger
 
 LEADER = "leader"
 IN_SYNC = "in-sync follower"

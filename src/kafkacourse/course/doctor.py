@@ -12,10 +12,10 @@ import sys
 
 import pandas as pd
 
-from .stack import all_services, all_stacks, runtime
-from .stack.errors import JavaNotFoundError
-from .stack.processes import SILENT
-from .stack.services import Finding  # noqa: F401 - one Finding for the doctor and the services
+from ..stack import all_services, all_stacks, runtime
+from ..stack.errors import JavaNotFoundError
+from ..stack.processes import SILENT
+from ..stack.services import Finding  # noqa: F401 - one Finding for the doctor and the services
 
 
 def _python() -> Finding:

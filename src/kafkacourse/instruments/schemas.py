@@ -35,7 +35,7 @@ from google.protobuf.message import Message
 
 from .naming import event_type_problems, topic_for
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"  # the repo checkout's schemas/ folder
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"  # the repo checkout's schemas/ folder
 
 
 def _path(event_type_or_path: str | Path, suffix: str, directory: Path | None) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .stack import runtime
+from ..stack import runtime
 
 TOOL_CLASSES = {
     "kafka-topics.sh": "org.apache.kafka.tools.TopicCommand",

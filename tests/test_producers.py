@@ -1,4 +1,4 @@
-"""kafkacourse.producer_bench: latency, throughput, disk bytes and delivery ledgers on the live brokers."""
+"""kafkacourse.instruments.producers: latency, throughput, disk bytes and delivery ledgers on the live brokers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import json
 import time
 
 import kafkacourse as kc
-from kafkacourse import producer_bench as bench
-from kafkacourse import replication
-from kafkacourse.faults import FaultProxy
+from kafkacourse.instruments import producers as bench
+from kafkacourse.instruments.ledger import read_into
+from kafkacourse.instruments import replication
+from kafkacourse.instruments.faults import FaultProxy
 
 
 def test_round_trips_one_row_per_record(cluster, topic):
@@ -61,7 +62,7 @@ def test_numbered_stream_reads_back_whole(cluster, topic):
     assert 300 <= len(frame) <= 500 and frame.error.isna().all()
     assert (frame.acked_s >= frame.sent_s).all()
     assert len(stream.stats_frame()) >= 2
-    summary = bench.read_into(stream.ledger, cluster, topic).summary()
+    summary = read_into(stream.ledger, cluster, topic).summary()
     assert summary["sent"] == summary["received"] == len(frame) and summary["lost"] == summary["duplicates"] == 0
 
 
@@ -72,7 +73,7 @@ def test_read_into_splits_by_partition(cluster, topic):
     time.sleep(0.5)
     for stream in streams:
         stream.stop()
-    ledgers = bench.read_into({0: streams[0].ledger, 1: streams[1].ledger}, cluster, topic)
+    ledgers = read_into({0: streams[0].ledger, 1: streams[1].ledger}, cluster, topic)
     for ledger in ledgers.values():
         assert ledger.summary()["lost"] == 0 and ledger.summary()["unexpected"] == 0
 

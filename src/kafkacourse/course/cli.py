@@ -12,7 +12,7 @@
     kafkacourse labs [--check]       regenerate labs/ from solutions/ (or only report drift)
     kafkacourse toc                  regenerate notebooks/README.md, the table of contents
     kafkacourse open [jupyter args]  start the stack and JupyterLab on the course
-    kafkacourse test [pytest args]   start the stack, run the whole test suite, stop what it started
+    kafkacourse test [--fast] [pytest args]   start the stack, run the whole test suite, stop what it started
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .stack import (SERVICES, LocalStack, StackError, all_services, all_stacks, down_everything, profiles,
+from ..stack import (SERVICES, LocalStack, StackError, all_services, all_stacks, down_everything, profiles,
                     running_services)
+from .stack.local import stop_brokers
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def course_env() -> dict[str, str]:
@@ -48,13 +49,17 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    if args.profile or args.brokers != 1 or args.with_services:
-        stack = _stack(args)
-        stack.down(registry=args.profile is None and args.brokers == 1 or "registry" in args.with_services)
-        print(f"Stopped the {stack.name} stack" + "".join(f", {s}" for s in args.with_services) + " (data kept).")
+    profile_named = args.profile is not None or args.brokers != 1
+    if not profile_named and not args.with_services:
+        down_everything()
+        print("The local stack is stopped: every profile and service (data kept; `kafkacourse reset` deletes it).")
         return 0
-    down_everything()
-    print("The local stack is stopped: every profile and service (data kept; `kafkacourse reset` deletes it).")
+    for service in reversed([s for s in all_services() if s.name in args.with_services]):
+        service.stop(print)
+    if profile_named:
+        stop_brokers(_stack(args).brokers, print)
+    print("Stopped " + ", ".join(([f"the {_stack(args).name} brokers"] if profile_named else []) + args.with_services)
+          + " (data kept).")
     return 0
 
 
@@ -108,7 +113,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_compose_config(args: argparse.Namespace) -> int:
-    from .stack.services.broker import write_compose_config
+    from ..stack.services.broker import write_compose_config
 
     stack = LocalStack(profile="secure")
     folder = write_compose_config(stack.context, profiles.get("secure", offset=0), REPO / ".compose" / "secure")
@@ -156,7 +161,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     env = dict(course_env(), KAFKA_COURSE_HEADLESS="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore::DeprecationWarning")
     try:
         LocalStack().up()
-        code = subprocess.call([sys.executable, "-m", "pytest", *args.rest], cwd=REPO, env=env)
+        # --fast: the library and apps only (tests/), without notebook cells and slow tests; CI runs everything.
+        lane = ["tests", "-m", "not slow and not notebook"] if args.fast else []
+        code = subprocess.call([sys.executable, "-m", "pytest", *lane, *args.rest], cwd=REPO, env=env)
     finally:  # stop what this command (or the tests) started; leave what was running before
         for service in reversed(running_services()):
             if service.name not in before:
@@ -211,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, run, what in (("open", cmd_open, "JupyterLab"), ("test", cmd_test, "pytest")):
         p = sub.add_parser(name, help=f"start the stack and {what}")
         p.add_argument("rest", nargs=argparse.REMAINDER, help=f"passed on to {what}")
-        p.set_defaults(run=run)
+        p.set_defaults(run=run, fast=False)
+        if name == "test":
+            p.add_argument("--fast", action="store_true",
+                           help="developers' lane: tests/ without notebooks and slow tests (CI runs everything)")
 
     # open and test pass every argument they do not know on to JupyterLab / pytest (`test -x --durations=5`)
     args, unknown = parser.parse_known_args(argv)

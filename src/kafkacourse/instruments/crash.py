@@ -31,14 +31,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
-from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import OffsetSpec
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from .cluster import unique_name
-from .ledger import DeliveryLedger, decode_value, encode_value
+from ..cluster import quiet_logger, unique_name
+from .ledger import DeliveryLedger, decode_value, encode_value, read_into
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from ..cluster import Cluster
 
 Mode = Literal["at-most-once", "at-least-once", "exactly-once"]
 MODES: tuple[str, ...] = ("at-most-once", "at-least-once", "exactly-once")
@@ -78,7 +77,7 @@ class CrashingProcessor:
         self.processed = 0          # records whose output reached the broker (committed or not)
         self.crashed = False
         self.errors: list[str] = []  # errors librdkafka reported through error_cb
-        self.log = _LogLines()       # librdkafka's log lines (e.g. "fenced by a newer instance"), kept off stderr
+        self.log: list[str] = []     # librdkafka's log lines (e.g. "fenced by a newer instance"), kept off stderr
         self.producer: Any = None    # kept after a crash: the "zombie" a restart fences (exactly-once)
 
     # -- the loop --------------------------------------------------------------------------------------------
@@ -91,7 +90,7 @@ class CrashingProcessor:
         if crash_after is not None and crash_after < 1:
             raise ValueError(f"crash_after counts records processed before the crash: >= 1, not {crash_after}")
         exactly_once = self.mode == "exactly-once"
-        producer_settings: dict[str, Any] = {"error_cb": self._on_error, "logger": self.log, "linger_ms": 0}
+        producer_settings: dict[str, Any] = {"error_cb": self._on_error, "logger": quiet_logger(f"processor-{self.name}", self.log), "linger_ms": 0}
         if exactly_once:
             producer_settings["transactional_id"] = self.transactional_id
         else:
@@ -102,7 +101,7 @@ class CrashingProcessor:
         consumer = self.cluster.consumer(self.group_id, enable_auto_commit=False, enable_partition_eof=True,
                                          isolation_level="read_committed", fetch_wait_max_ms=50,
                                          error_cb=self._on_error, logger=self.log)
-        partitions = len(self.cluster._metadata().topics[self.input_topic].partitions)
+        partitions = len(self.cluster._partitions(self.input_topic))
         try:
             if exactly_once:
                 # Registers the transactional.id, fences an older producer with the same id and aborts the
@@ -175,13 +174,6 @@ class CrashingProcessor:
         self.errors.append(str(err))
 
 
-class _LogLines(list):
-    """A list that librdkafka's log callback (``logger=``) appends its lines to."""
-
-    def log(self, level: int, fmt: str, *args: Any) -> None:
-        self.append(fmt % args if args else fmt)
-
-
 def _as_encode_args(fields: dict[str, Any]) -> dict[str, Any]:
     fields = dict(fields)
     return {"record_id": fields.pop("id"), "seq": fields.pop("seq", None), **fields}
@@ -196,40 +188,6 @@ def _next_offsets(batch: list[Any]) -> list[TopicPartition]:
 
 
 # -- reading the result --------------------------------------------------------------------------------------
-def _list_offsets(cluster: "Cluster", topic: str, spec: Any, level: Any = IsolationLevel.READ_UNCOMMITTED) -> dict[int, int]:
-    parts = [TopicPartition(topic, p) for p in cluster._metadata().topics[topic].partitions]
-    futures = cluster.admin().list_offsets({tp: spec for tp in parts}, isolation_level=level, request_timeout=10)
-    return {tp.partition: future.result().offset for tp, future in futures.items()}
-
-
-def wait_until_stable(cluster: "Cluster", topic: str, timeout: float = 30.0) -> dict[int, int]:
-    """Wait until no transaction is open on `topic` (last stable offset = end offset); returns the end offsets."""
-    deadline = time.monotonic() + timeout
-    while True:
-        stable = _list_offsets(cluster, topic, OffsetSpec.latest(), IsolationLevel.READ_COMMITTED)
-        ends = _list_offsets(cluster, topic, OffsetSpec.latest(), IsolationLevel.READ_UNCOMMITTED)
-        if stable == ends:
-            return ends
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{topic!r} still has an open transaction after {timeout:.0f} s: "
-                               f"last stable offsets {stable}, end offsets {ends}")
-        time.sleep(0.1)
-
-
-def read_into_ledger(cluster: "Cluster", topic: str, ledger: DeliveryLedger,
-                     isolation_level: str = "read_committed", timeout: float = 30.0, **extra: Any) -> int:
-    """Read `topic` from the beginning to its end (no consumer group) into `ledger`; returns the records read.
-
-    Waits first until no transaction is open on the topic, so a read_committed reader sees everything
-    committed. `extra` keyword fields become columns of the ledger's received rows.
-    """
-    wait_until_stable(cluster, topic, timeout)
-    messages = cluster.messages(topic, isolation_level=isolation_level, timeout=timeout)
-    for msg in messages:
-        ledger.record_received_message(msg, **extra)
-    return len(messages)
-
-
 def committed_offsets(cluster: "Cluster", group_id: str, topic: str) -> dict[int, int | None]:
     """The offsets `group_id` has committed on each partition of `topic` (None where it committed none)."""
     offsets = cluster.group_offsets(group_id, topic)
@@ -309,8 +267,9 @@ def run_crash_experiment(cluster: "Cluster", mode: str, records: int = 30, crash
             except KafkaException as exc:
                 zombie_error = exc.args[0].name()
         first.producer = None   # drop the zombie
-        read_uncommitted = read_into_ledger(cluster, output_topic, DeliveryLedger(), "read_uncommitted", timeout)
-        read_into_ledger(cluster, output_topic, ledger, "read_committed", timeout)
+        read_uncommitted = len(read_into(DeliveryLedger(), cluster, output_topic, isolation_level="read_uncommitted",
+                                         timeout=timeout).received)
+        read_into(ledger, cluster, output_topic, timeout=timeout)
         return CrashResult(mode, ledger, input_topic, output_topic, group_id, transactional_id, before, after,
                            committed, read_uncommitted, zombie_error, first.errors + restarted.errors)
     finally:

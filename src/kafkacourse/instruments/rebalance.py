@@ -51,7 +51,7 @@ import pandas as pd
 from confluent_kafka import Consumer, ConsumerGroupState, KafkaException, TopicPartition
 from matplotlib.figure import Figure
 
-from .cluster import Cluster, unique_name
+from ..cluster import Cluster, unique_name
 
 STRATEGIES = ("range", "roundrobin", "cooperative-sticky")
 COOPERATIVE = frozenset({"cooperative-sticky"})

@@ -50,7 +50,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from .cluster import Cluster
+    from ..cluster import Cluster
 
 Direction = Literal["to_broker", "to_client", "both"]
 DIRECTIONS: tuple[str, str] = ("to_broker", "to_client")

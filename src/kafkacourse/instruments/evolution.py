@@ -37,7 +37,8 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro.read import SchemaResolutionError
 from fastavro.utils import generate_many
 
-from .cluster import unique_name
+from ..cluster import unique_name
+from .schemas import delete_subjects
 
 MODES = ("BACKWARD", "FORWARD", "FULL", "BACKWARD_TRANSITIVE", "FORWARD_TRANSITIVE", "FULL_TRANSITIVE")
 
@@ -171,12 +172,7 @@ def registry_verdict(registry: SchemaRegistryClient, change: Change, mode: str,
                 raise
             accepted, status = False, 409
     finally:
-        for permanent in (False, True):
-            try:
-                registry.delete_subject(subject, permanent=permanent)
-            except SchemaRegistryError as exc:
-                if exc.http_status_code != 404:
-                    raise
+        delete_subjects(registry, [subject])
     return {"change": change.name, "mode": mode, "accepted": accepted, "status": status, "dry_run": dry_run,
             "test_latest": test_latest}
 

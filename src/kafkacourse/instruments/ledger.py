@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
 
 OrderScope = Literal["key", "partition", "global"]
 
@@ -267,3 +270,25 @@ def _columns(base: list[str], rows: Any) -> list[str]:
     for row in rows:
         extra.extend(name for name in row if name not in base and name not in extra)
     return base + extra
+
+
+def read_into(ledger: "DeliveryLedger | dict[int, DeliveryLedger]", cluster: "Cluster", topic: str, *,
+              isolation_level: str = "read_committed", timeout: float = 30.0,
+              **fields: Any) -> "DeliveryLedger | dict[int, DeliveryLedger]":
+    """Read all of `topic` (every partition, from its first offset to its end now) into `ledger`; return it.
+
+    Waits first until no transaction is open on the topic, so a read_committed reader sees everything
+    committed. `ledger` may be a dict partition → ledger (one experiment per partition). Keyword `fields`
+    (e.g. ``reader="restarted"``) become columns of the received rows. Call it once the producers have
+    flushed: records produced later are not read. A TimeoutError after `timeout` s.
+
+    >>> read_into(stream.ledger, cluster, topic).summary()
+    >>> read_into({0: ledger_a, 1: ledger_b}, cluster, topic)
+    >>> read_into(DeliveryLedger(), cluster, topic, isolation_level="read_uncommitted")
+    """
+    cluster.wait_until_stable(topic, timeout)
+    ledgers = ledger if isinstance(ledger, dict) else None
+    for msg in cluster.messages(topic, isolation_level=isolation_level, timeout=timeout):
+        target = ledgers[msg.partition()] if ledgers is not None else ledger
+        target.record_received_message(msg, **fields)  # type: ignore[union-attr]
+    return ledger

@@ -8,8 +8,8 @@ The producer-configuration lesson (Day 2, 03) and the network-failure lesson (Da
 * :func:`order_payloads` — realistic, compressible JSON order events; :func:`disk_bytes` — what a topic
   occupies in the brokers' log directories (``kafka-log-dirs.sh``), to compare compression codecs.
 * :class:`NumberedStream` — a steady stream of ledger-numbered records on a background thread, with the
-  send and delivery time of each (and the client's retry / timeout counters); :func:`read_into` consumes a
-  topic back into the ledger; the ledger (:class:`kafkacourse.ledger.DeliveryLedger`) then says what was
+  send and delivery time of each (and the client's retry / timeout counters); ``ledger.read_into`` consumes
+  a topic back into the ledger; the ledger (:class:`kafkacourse.ledger.DeliveryLedger`) then says what was
   lost or duplicated. :func:`create_topic_led_by` puts every partition's leadership on one broker, so that
   killing it hits them all.
 * :func:`duplicates_under_lost_responses` — swallow the broker's responses (a :class:`FaultProxy`) so the
@@ -17,14 +17,14 @@ The producer-configuration lesson (Day 2, 03) and the network-failure lesson (Da
 * :func:`quiet_logger` (from :mod:`kafkacourse.cluster`) — a ``logger=`` that keeps a client's log lines, unprinted.
 
 >>> import kafkacourse as kc
->>> from kafkacourse import producer_bench as bench
+>>> from kafkacourse.instruments import producers as bench
 >>> cluster = kc.connect()
 >>> topic = cluster.create_topic(kc.unique_name("bench"))
 >>> bench.round_trips(cluster, topic, n=200, acks="all").latency_ms.median()
 >>> bench.sweep(cluster, topic, {"linger_ms": [0, 50], "batch_size": [16384, 131072]}, bench.order_payloads(20000))
 >>> with bench.NumberedStream(cluster, topic, per_second=500, acks="all") as stream:
 ...     time.sleep(3)
->>> ledger = bench.read_into(stream.ledger, cluster, topic); ledger.summary()["lost"]
+>>> ledger.read_into(stream.ledger, cluster, topic).summary()["lost"]
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .cluster import quiet_logger
-from .ledger import DeliveryLedger
+from ..cluster import quiet_logger
+from .ledger import DeliveryLedger, read_into
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from ..cluster import Cluster
     from .faults import FaultProxy
 
 
@@ -341,24 +341,6 @@ class NumberedStream:
         (requests given up for lack of an answer), connects (connection attempts), disconnects — and, at that
         moment, in_flight (requests awaiting an answer) and queued (records not yet delivered)."""
         return pd.DataFrame(self.stats)
-
-
-def read_into(ledger: DeliveryLedger | dict[int, DeliveryLedger], cluster: "Cluster", topic: str,
-              timeout: float = 30.0, **overrides: Any) -> DeliveryLedger | dict[int, DeliveryLedger]:
-    """Consume all of `topic` (every partition, from its first offset to its end offset now) into `ledger`
-    (``record_received_message``) and return it; a TimeoutError if that takes more than `timeout` s.
-
-    `ledger` may be a dict partition → ledger (one experiment per partition): each record goes to its
-    partition's ledger. Call it once the producers have flushed: records produced later are not read.
-
-    >>> read_into(stream.ledger, cluster, topic).summary()
-    >>> read_into({0: ledger_a, 1: ledger_b}, cluster, topic)
-    """
-    ledgers = ledger if isinstance(ledger, dict) else None
-    for msg in cluster.messages(topic, timeout=timeout, **overrides):
-        target = ledgers[msg.partition()] if ledgers else ledger
-        target.record_received_message(msg)  # type: ignore[union-attr]
-    return ledger
 
 
 def create_topic_led_by(cluster: "Cluster", name: str, leader: int, partitions: int = 1,
