@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
-from _scratch import scratch_course_home
-
-from kafkacourse.stack import profiles, services
+from kafkacourse.stack import profiles, runtime, services
 from kafkacourse.stack.local import LocalStack
 from kafkacourse.stack.services.base import quiet
 
@@ -55,7 +54,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", default="single", choices=["single", "cluster", "dr"])
     args = parser.parse_args()
-    with scratch_course_home("kafkacourse-jmx-bench-"):
+    runtime.resolve_jars()
+    with tempfile.TemporaryDirectory(prefix="kafkacourse-jmx-bench-") as scratch:
+        (Path(scratch) / "jars").symlink_to(runtime.home() / "jars")
+        os.environ["KAFKA_COURSE_HOME"] = scratch
+        os.environ[profiles.PORT_OFFSET_ENV] = str(profiles.free_offset())
         brokers = len(profiles.get(args.profile).nodes)
         timed_up(args.profile, exporter=False)  # format the storage; not timed
         without, with_ = [], []
