@@ -76,3 +76,40 @@ def spare_ports(port_offset) -> int:
 
 def pytest_report_header(config):
     return f"kafka bootstrap: {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', 'local stack')}"
+
+
+# -- Day 4 services (started on first use, like the brokers; `kafkacourse down` stops them) ----------------------
+def _started(service_class):
+    from kafkacourse.stack.services.common import default_context
+
+    server = service_class(default_context())
+    server.start()
+    server.wait_ready()
+    return server
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The course's PostgreSQL (localhost:55432), started if it is not running."""
+    from kafkacourse.stack.services.postgres import Postgres
+
+    return _started(Postgres)
+
+
+@pytest.fixture(scope="session")
+def connect_worker(cluster, postgres_server):
+    """A client of the course's Kafka Connect worker (localhost:8083, Debezium on its plugin path), which is
+    started if need be."""
+    from kafkacourse.kafka_connect import KafkaConnect
+    from kafkacourse.stack.services.connect import KafkaConnectService
+
+    return KafkaConnect(_started(KafkaConnectService).url)
+
+
+@pytest.fixture(scope="session")
+def prometheus_server():
+    """A client of the course's Prometheus (localhost:9090), which is started if it is not running."""
+    from kafkacourse.prometheus import Prometheus
+    from kafkacourse.stack.services.prometheus import PrometheusService
+
+    return Prometheus(_started(PrometheusService).url)

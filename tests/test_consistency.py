@@ -94,3 +94,49 @@ def test_compose_runs_the_secure_broker_from_the_secure_profile(tmp_path):
     assert properties["ssl.keystore.location"] == "/mnt/shared/config/broker-keystore.pem"
     assert all(properties[key] == value for key, value in secure.broker_settings.items())
     assert not (written / "ca-key.pem").exists(), "the CA's key is not handed to containers"
+
+
+def test_compose_runs_the_day4_services_on_the_local_stacks_ports_and_versions():
+    from kafkacourse.stack.services import connect, postgres, prometheus
+
+    services = COMPOSE["services"]
+    assert all(services[name]["profiles"] == ["day4"] for name in ("postgres", "connect", "prometheus"))
+    assert services["postgres"]["ports"] == [f"{postgres.PORT}:5432"]
+    assert services["postgres"]["image"] == "postgres:15"  # the local stack's Debian postgresql-15
+    assert "wal_level=logical" in services["postgres"]["command"]
+    init = COMPOSE["configs"]["course-database"]["content"]
+    assert f"CREATE ROLE {postgres.USER} LOGIN REPLICATION PASSWORD '{postgres.PASSWORD}'" in init
+    assert f"CREATE PUBLICATION {postgres.PUBLICATION} FOR ALL TABLES" in init
+    assert published_port("connect") == connect.REST_PORT
+    assert services["connect"]["image"].endswith(f"/connect:{runtime.versions().debezium}")
+    env = services["connect"]["environment"]
+    assert (env["CONFIG_STORAGE_TOPIC"], env["OFFSET_STORAGE_TOPIC"], env["STATUS_STORAGE_TOPIC"]) == (
+        connect.CONFIG_TOPIC, connect.OFFSET_TOPIC, connect.STATUS_TOPIC)
+    assert env["GROUP_ID"] == connect.GROUP_ID
+    assert published_port("prometheus") == prometheus.PORT
+    scrape = yaml.safe_load(COMPOSE["configs"]["prometheus-config"]["content"])
+    assert scrape["global"]["scrape_interval"] == prometheus.SCRAPE_INTERVAL
+    assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == [f"kafka:{SINGLE.nodes[0].jmx_port}"]
+
+
+def test_compose_brokers_exporter_is_the_pinned_one_on_the_profiles_port():
+    version = runtime.versions().jmx_exporter
+    kafka = COMPOSE["services"]["kafka"]
+    jmx = SINGLE.nodes[0].jmx_port
+    assert f"jmx_prometheus_javaagent-{version}.jar={jmx}:" in kafka["environment"]["KAFKA_OPTS"]
+    assert f"{jmx}:{jmx}" in kafka["ports"]
+    assert f"io.prometheus.jmx:jmx_prometheus_javaagent:{version}" in " ".join(COMPOSE["services"]["jmx-exporter"]["command"])
+    assert "./src/kafkacourse/stack/jmx-exporter-kafka.yaml:/opt/jmx-exporter/kafka.yaml:ro" in kafka["volumes"]
+
+
+def test_every_exporter_rule_is_cached():
+    from kafkacourse.stack.services.metrics import RULES
+
+    for name, path in RULES.items():
+        rules = yaml.safe_load(path.read_text())["rules"]
+        assert rules and all(rule.get("cache") is True for rule in rules), name
+
+
+def test_environment_brings_postgresql_and_prometheus():
+    conda = [d for d in ENVIRONMENT["dependencies"] if isinstance(d, str)]
+    assert "postgresql=15" in conda and any(d.split("=")[0] == "prometheus" for d in conda)

@@ -37,6 +37,8 @@ def home() -> Path:
 class Versions:
     kafka: str
     apicurio: str
+    debezium: str
+    jmx_exporter: str
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,7 +55,8 @@ def versions() -> Versions:
             raise MavenError(f"{POM} does not set {name}")
         return value.strip()
 
-    return Versions(kafka=prop("kafka.version"), apicurio=prop("apicurio.version"))
+    return Versions(kafka=prop("kafka.version"), apicurio=prop("apicurio.version"),
+                    debezium=prop("debezium.version"), jmx_exporter=prop("jmx-exporter.version"))
 
 
 def kafka_libs() -> Path:
@@ -62,6 +65,22 @@ def kafka_libs() -> Path:
 
 def registry_jar() -> Path:
     return home() / "jars" / f"apicurio-{versions().apicurio}" / f"apicurio-registry-app-{versions().apicurio}-runner.jar"
+
+
+def connect_plugin_path() -> Path:
+    """The Kafka Connect worker's plugin.path: the Debezium PostgreSQL connector's bundle, unpacked by the pom."""
+    return home() / "jars" / f"connect-plugins-{versions().debezium}" / "plugins"
+
+
+def day4_jars() -> list[Path]:
+    """Files that prove the Day 4 artifacts were resolved (results, not Maven's markers)."""
+    v = versions()
+    return [
+        kafka_libs() / f"connect-mirror-{v.kafka}.jar",
+        kafka_libs() / f"connect-file-{v.kafka}.jar",
+        connect_plugin_path() / "debezium-connector-postgres" / f"debezium-connector-postgres-{v.debezium}.jar",
+        home() / "jars" / f"jmx-exporter-{v.jmx_exporter}" / f"jmx_prometheus_javaagent-{v.jmx_exporter}.jar",
+    ]
 
 
 def java_executable() -> str:
@@ -99,7 +118,7 @@ def java_major_version(java: str) -> int | None:
 
 
 def jars_ready() -> bool:
-    return (kafka_libs() / ".complete").exists() and registry_jar().exists()
+    return (kafka_libs() / ".complete").exists() and registry_jar().exists() and all(p.exists() for p in day4_jars())
 
 
 def resolve_jars(progress=print) -> None:
@@ -110,7 +129,8 @@ def resolve_jars(progress=print) -> None:
     if mvn is None:
         raise MavenError(f"Maven is needed once, to fetch the Kafka jars, and `mvn` is not on PATH. {INSTALL_MAVEN_HINT}")
     java = java_executable()
-    progress(f"Resolving Kafka {versions().kafka} and Apicurio Registry {versions().apicurio} jars with Maven (once)…")
+    progress(f"Resolving Kafka {versions().kafka}, Apicurio Registry {versions().apicurio}, Debezium "
+             f"{versions().debezium} and JMX exporter {versions().jmx_exporter} jars with Maven (once)…")
     env = dict(os.environ, JAVA_HOME=str(Path(java).resolve().parent.parent))
     out = subprocess.run(
         [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(POM), f"-Dcourse.cache={home() / 'jars'}", "process-resources"],
@@ -119,7 +139,7 @@ def resolve_jars(progress=print) -> None:
     if out.returncode != 0:
         raise MavenError("Maven could not resolve the stack's jars:\n" + maven_error_summary(out.stdout + out.stderr))
     # Check the result, not Maven's word for it: a stale marker once made it skip an unpack and say nothing.
-    missing = [str(path) for path in (registry_jar(),) if not path.exists()]
+    missing = [str(path) for path in (registry_jar(), *day4_jars()) if not path.exists()]
     if not any(kafka_libs().glob("kafka_2.13-*.jar")):
         missing.append(f"{kafka_libs()}/kafka_2.13-*.jar")
     if missing:

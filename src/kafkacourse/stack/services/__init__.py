@@ -13,16 +13,23 @@ from collections.abc import Callable
 
 from .base import Context, Finding, JvmService, ProcessService, Service, StatusRow, quiet
 from .broker import BrokerNode
+from .connect import KafkaConnectService
+from .metrics import broker_exporter
+from .postgres import Postgres
+from .prometheus import PrometheusService
 from .registry import SchemaRegistry
 
 # name → Service class. Order matters: `up` starts in this order, `down` stops in reverse.
 SERVICES: dict[str, type[Service]] = {
     "registry": SchemaRegistry,
+    "postgres": Postgres,
+    "connect": KafkaConnectService,
+    "prometheus": PrometheusService,
 }
 
 # Extra JVM arguments for every JvmService (brokers, registry, …): functions service → list of arguments,
 # e.g. a -javaagent serving the service's metrics. A hook decides per service (brokers have `jmx_port`).
-JVM_ARGS: tuple[Callable[[JvmService], list[str]], ...] = ()
+JVM_ARGS: tuple[Callable[[JvmService], list[str]], ...] = (broker_exporter,)
 
 
 def service(name: str, context: Context) -> Service:

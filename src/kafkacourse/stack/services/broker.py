@@ -116,6 +116,9 @@ class BrokerNode(JvmService):
         return self.node.jmx_port
 
     def ports(self) -> dict[int, str]:
+        """The node's listeners and, when a JVM_ARGS hook runs the JMX exporter in it, the exporter's port."""
+        if any("-javaagent:" in arg for arg in self.extra_jvm_args()):
+            return {**self.node.ports, self.jmx_port: f"JMX exporter of broker {self.node.node_id}"}
         return self.node.ports
 
     def starting_message(self) -> str:
