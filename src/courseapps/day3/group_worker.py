@@ -1,8 +1,8 @@
 """A consumer-group member for Day 3 lessons 03, 04 and 06: one loop, run as a thread or as its own process.
 
 Each record carries a ledger id (``kafkacourse.instruments.ledger.encode_value``). For each record the worker
-does its *work* (``work_ms`` of CPU-bound Python, or of sleeping), appends ``id partition offset`` to its
-``out`` file (the side effect a duplicate would repeat; flushed at once, so a SIGKILL loses no line), and
+does its *work* (``work_ms`` of CPU-bound Python, or of sleeping), appends ``id partition offset time`` to
+its ``out`` file (the side effect a duplicate would repeat; flushed at once, so a SIGKILL loses no line), and
 only then stores the record's offset (``enable.auto.offset.store=false`` + ``store_offsets``). librdkafka's
 auto-commit thread commits stored offsets every ``auto.commit.interval.ms``, and ``close()`` commits the
 last ones and leaves the group: at-least-once, never a loss.
@@ -59,7 +59,7 @@ class GroupWorker:
         strategy: ``partition.assignment.strategy`` (classic only), default librdkafka's "range,roundrobin".
         session_timeout_ms: classic only; 6000 is the broker's minimum (``group.min.session.timeout.ms``).
         work_ms, work: time spent per record, "cpu" (busy Python) or "sleep".
-        out: a file that gets one ``id partition offset`` line per processed record.
+        out: a file that gets one ``id partition offset time`` line per processed record (time: epoch s).
         emit: called with each event dict (the process prints it as a JSON line).
         name: the member's name in events and its ``client.id``.
     """
@@ -156,7 +156,7 @@ class GroupWorker:
         if self.work_ms:
             burn(self.work_ms) if self.work == "cpu" else time.sleep(self.work_ms / 1000)
         if self._out is not None:
-            self._out.write(f"{record_id} {msg.partition()} {msg.offset()}\n")
+            self._out.write(f"{record_id} {msg.partition()} {msg.offset()} {time.time():.3f}\n")
         self.consumer.store_offsets(message=msg)
         self._last_msg = msg
         with self._lock:
@@ -244,16 +244,16 @@ def health_routes(app: Any, worker: Callable[[], GroupWorker | None], max_lag: i
         return JSONResponse(status, status_code=200 if ok else 503)
 
 
-def read_out(path: str | Path) -> list[tuple[int, int, int]]:
-    """The (id, partition, offset) lines of an out file; missing file: none."""
+def read_out(path: str | Path) -> list[tuple[int, int, int, float]]:
+    """The (id, partition, offset, time) lines of an out file, in order; a missing file has none."""
     path = Path(path)
     if not path.exists():
         return []
     rows = []
     for line in path.read_text().splitlines():
         parts = line.split()
-        if len(parts) == 3:
-            rows.append((int(parts[0]), int(parts[1]), int(parts[2])))
+        if len(parts) == 4:
+            rows.append((int(parts[0]), int(parts[1]), int(parts[2]), float(parts[3])))
     return rows
 
 

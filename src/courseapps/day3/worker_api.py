@@ -49,6 +49,7 @@ class Settings:
     out: str | None = None
     instance_id: str | None = None
     max_lag: int = 100
+    progress_every: int = 0    # print a "processed" event every N records (0: never)
     extra: dict[str, Any] = field(default_factory=dict)   # more GroupWorker keyword arguments
 
     @classmethod
@@ -59,7 +60,8 @@ class Settings:
                    bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
                    work_ms=float(env.get("WORKER_API_WORK_MS", "0")), work=env.get("WORKER_API_WORK", "cpu"),
                    out=env.get("WORKER_API_OUT") or None, instance_id=env.get("WORKER_API_INSTANCE_ID") or None,
-                   max_lag=int(env.get("WORKER_API_MAX_LAG", "100")))
+                   max_lag=int(env.get("WORKER_API_MAX_LAG", "100")),
+                   progress_every=int(env.get("WORKER_API_PROGRESS_EVERY", "0")))
 
 
 def _print_event(event: dict[str, Any]) -> None:
@@ -83,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = GroupWorker({"bootstrap.servers": config.bootstrap_servers}, config.topic, config.group,
                              instance_id=config.instance_id, work_ms=config.work_ms, work=config.work,
                              out=config.out, emit=_print_event, name=config.instance_id or f"api-{config.mode}",
-                             **config.extra)
+                             progress_every=config.progress_every, **config.extra)
         state["worker"] = worker
         stop = threading.Event()
         if config.mode == "thread":
