@@ -38,15 +38,42 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 SHUTDOWN_STYLES = ("graceful", "no-close")
-WORK_KINDS = ("cpu", "sleep")
+WORK_KINDS = ("cpu", "json", "sleep")
 
 
 def burn(ms: float) -> None:
-    """CPU-bound Python for `ms` milliseconds: holds the GIL as parsing or validating a record would."""
+    """CPU-bound Python bytecode for `ms` milliseconds (the interpreter hands the GIL to another thread that
+    asks for it every ``sys.getswitchinterval()``, 5 ms)."""
     end = time.perf_counter() + ms / 1000
     n = 0
     while time.perf_counter() < end:
         n += 1
+
+
+_documents: dict[float, str] = {}
+
+
+def parse_json(ms: float) -> None:
+    """One ``json.loads`` of a document that takes about `ms` milliseconds to parse on an idle machine.
+
+    The parser is C code that keeps the GIL for the whole call, as other C-level work does (pydantic-core
+    validation, regular expressions): no other thread of the process runs Python meanwhile. The document
+    size is calibrated once per `ms` (best of 3 timings, twice).
+    """
+    if ms not in _documents:
+        size = 20_000
+        for _ in range(2):   # parse time is not quite linear in size: measure, rescale, measure again
+            document = json.dumps(list(range(size)))
+            best = min(_time(json.loads, document) for _ in range(3))
+            size = max(1, int(size * (ms / 1000) / best))
+        _documents[ms] = json.dumps(list(range(size)))
+    json.loads(_documents[ms])
+
+
+def _time(fn: Callable[[str], Any], arg: str) -> float:
+    t = time.perf_counter()
+    fn(arg)
+    return time.perf_counter() - t
 
 
 class GroupWorker:
@@ -58,7 +85,8 @@ class GroupWorker:
         protocol: ``group.protocol``: "classic" or "consumer" (KIP-848; then no session/heartbeat/strategy).
         strategy: ``partition.assignment.strategy`` (classic only), default librdkafka's "range,roundrobin".
         session_timeout_ms: classic only; 6000 is the broker's minimum (``group.min.session.timeout.ms``).
-        work_ms, work: time spent per record, "cpu" (busy Python) or "sleep".
+        work_ms, work: time spent per record: "cpu" (Python bytecode, see :func:`burn`), "json" (one C call
+            that holds the GIL, see :func:`parse_json`) or "sleep" (waiting, as on another service).
         out: a file that gets one ``id partition offset time`` line per processed record (time: epoch s).
         emit: called with each event dict (the process prints it as a JSON line).
         name: the member's name in events and its ``client.id``.
@@ -107,6 +135,8 @@ class GroupWorker:
         self.running = False
         self.closed = False
         self._last_msg: Any = None
+        self._lag: dict[int, int | None] = {}
+        self._lag_at = 0.0
 
     # -- events and callbacks --------------------------------------------------------------------------------
     def _event(self, event: str, **fields: Any) -> None:
@@ -136,6 +166,8 @@ class GroupWorker:
         """Poll once and process what came; True if a record was processed."""
         msg = self.consumer.poll(timeout)
         self.last_poll = time.monotonic()
+        if self.last_poll - self._lag_at > 0.25:
+            self._measure_lag()
         if msg is None:
             return False
         if msg.error() is not None:
@@ -154,7 +186,7 @@ class GroupWorker:
         """Do the work for one record, write its line, store its offset (committed later by librdkafka)."""
         record_id = json.loads(msg.value())["id"]
         if self.work_ms:
-            burn(self.work_ms) if self.work == "cpu" else time.sleep(self.work_ms / 1000)
+            {"cpu": burn, "json": parse_json, "sleep": lambda ms: time.sleep(ms / 1000)}[self.work](self.work_ms)
         if self._out is not None:
             self._out.write(f"{record_id} {msg.partition()} {msg.offset()} {time.time():.3f}\n")
         self.consumer.store_offsets(message=msg)
@@ -163,6 +195,21 @@ class GroupWorker:
             self.processed += 1
         if self.progress_every and self.processed % self.progress_every == 0:
             self._event("processed", count=self.processed)
+
+    def _measure_lag(self) -> None:
+        """Lag per assigned partition: the last high watermark the fetcher saw minus the position.
+
+        Measured here, in the polling thread: the client is not called from the probes' threads (a call
+        such as ``position()`` from another thread can wait for the running ``poll()``).
+        """
+        self._lag_at = time.monotonic()
+        assignment = self.consumer.assignment()
+        lag: dict[int, int | None] = {}
+        for tp in self.consumer.position(assignment) if assignment else []:
+            _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            lag[tp.partition] = None if high < 0 or tp.offset < 0 else max(0, high - tp.offset)
+        with self._lock:
+            self._lag = lag
 
     def _commit_after_error(self) -> None:
         """What an application sees when it commits after being removed from the group."""
@@ -206,12 +253,7 @@ class GroupWorker:
         with self._lock:
             assigned = sorted(self.assigned)
             processed = self.processed
-        lag: dict[int, int | None] = {}
-        if assigned and not self.closed:
-            positions = self.consumer.position([TopicPartition(self.topic, p) for p in assigned])
-            for tp in positions:
-                _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
-                lag[tp.partition] = None if high < 0 or tp.offset < 0 else max(0, high - tp.offset)
+            lag = {p: self._lag.get(p) for p in assigned}
         return {"member": self.name, "running": self.running, "assigned": assigned, "lag": lag,
                 "processed": processed, "since_last_poll_s": round(time.monotonic() - self.last_poll, 3)}
 

@@ -50,6 +50,7 @@ class Settings:
     instance_id: str | None = None
     max_lag: int = 100
     progress_every: int = 0    # print a "processed" event every N records (0: never)
+    auto_commit_interval_ms: int | None = None   # librdkafka's default (5000) unless set
     extra: dict[str, Any] = field(default_factory=dict)   # more GroupWorker keyword arguments
 
     @classmethod
@@ -61,7 +62,9 @@ class Settings:
                    work_ms=float(env.get("WORKER_API_WORK_MS", "0")), work=env.get("WORKER_API_WORK", "cpu"),
                    out=env.get("WORKER_API_OUT") or None, instance_id=env.get("WORKER_API_INSTANCE_ID") or None,
                    max_lag=int(env.get("WORKER_API_MAX_LAG", "100")),
-                   progress_every=int(env.get("WORKER_API_PROGRESS_EVERY", "0")))
+                   progress_every=int(env.get("WORKER_API_PROGRESS_EVERY", "0")),
+                   auto_commit_interval_ms=int(env["WORKER_API_AUTO_COMMIT_INTERVAL_MS"])
+                   if env.get("WORKER_API_AUTO_COMMIT_INTERVAL_MS") else None)
 
 
 def _print_event(event: dict[str, Any]) -> None:
@@ -85,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = GroupWorker({"bootstrap.servers": config.bootstrap_servers}, config.topic, config.group,
                              instance_id=config.instance_id, work_ms=config.work_ms, work=config.work,
                              out=config.out, emit=_print_event, name=config.instance_id or f"api-{config.mode}",
-                             progress_every=config.progress_every, **config.extra)
+                             progress_every=config.progress_every,
+                             auto_commit_interval_ms=config.auto_commit_interval_ms, **config.extra)
         state["worker"] = worker
         stop = threading.Event()
         if config.mode == "thread":
