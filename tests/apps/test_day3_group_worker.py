@@ -40,6 +40,18 @@ def worker(cluster, topic, group, tmp_path, *args, name="w1") -> ServiceProcess:
                           "--progress-every", 5, *args, name=name, log_dir=tmp_path)
 
 
+def run_then_sigterm(cluster, topic, group, tmp_path, *args) -> ServiceProcess:
+    """Start a worker, let it process 10 records, SIGTERM it; it must exit 0."""
+    proc = worker(cluster, topic, group, tmp_path, "--work-ms", 20, *args).start()
+    try:
+        proc.wait_for('"event": "processed"', timeout=60, count=2)
+        assert proc.terminate() == 0
+    finally:
+        if proc.alive:
+            proc.kill()
+    return proc
+
+
 def members(cluster, group) -> int:
     return len(cluster.admin().describe_consumer_groups([group], request_timeout=10)[group].result().members)
 
@@ -47,13 +59,7 @@ def members(cluster, group) -> int:
 def test_sigterm_finishes_commits_and_leaves(cluster, numbered, tmp_path):
     topic, _ = numbered
     group = kc.unique_name("test-graceful")
-    proc = worker(cluster, topic, group, tmp_path, "--work-ms", 20).start()
-    try:
-        proc.wait_for('"event": "processed"', timeout=60, count=2)
-        assert proc.terminate() == 0
-    finally:
-        if proc.alive:
-            proc.kill()
+    proc = run_then_sigterm(cluster, topic, group, tmp_path)
     kinds = [e["event"] for e in proc.events()]
     assert kinds[-4:] == ["signal", "revoked", "closed", "exit"], kinds
     done = read_out(tmp_path / "w1.txt")
@@ -66,13 +72,7 @@ def test_sigterm_finishes_commits_and_leaves(cluster, numbered, tmp_path):
 def test_no_close_exits_without_committing_or_leaving(cluster, numbered, tmp_path):
     topic, _ = numbered
     group = kc.unique_name("test-noclose")
-    proc = worker(cluster, topic, group, tmp_path, "--work-ms", 20, "--shutdown", "no-close").start()
-    try:
-        proc.wait_for('"event": "processed"', timeout=60, count=2)
-        assert proc.terminate() == 0
-    finally:
-        if proc.alive:
-            proc.kill()
+    proc = run_then_sigterm(cluster, topic, group, tmp_path, "--shutdown", "no-close")
     assert "closed" not in [e["event"] for e in proc.events()]
     assert members(cluster, group) == 1, "no LeaveGroup: the coordinator still counts the member"
     assert cluster.group_offsets(group, topic).committed.isna().all(), "nothing committed (interval 5 s)"
