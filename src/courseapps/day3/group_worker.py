@@ -11,7 +11,7 @@ As a process (``python -m courseapps.day3.group_worker --topic T --group G ...``
 event to stdout: ``{"t": <epoch s>, "member": ..., "event": "assigned" | "revoked" | "lost" | "processed" |
 "error" | "commit" | "closed" | "exit", ...}`` (``processed`` every ``--progress-every`` records), which a
 lesson reads back with ``ServiceProcess.events()``. ``--health-port`` serves ``/health`` and ``/ready`` (see
-:func:`health_routes`) from a uvicorn thread. How it stops (``--shutdown``):
+:func:`health_routes`; ``--max-lag``, default 100) from a uvicorn thread. How it stops (``--shutdown``):
 
 * ``graceful`` (default): SIGTERM sets a flag; the record in hand is finished, its offset stored,
   ``close()`` commits and sends LeaveGroup (a static member, ``--instance-id``, does not leave).
@@ -299,12 +299,12 @@ def read_out(path: str | Path) -> list[tuple[int, int, int, float]]:
     return rows
 
 
-def _serve_health(worker: GroupWorker, port: int) -> None:
+def _serve_health(worker: GroupWorker, port: int, max_lag: int) -> None:
     import uvicorn
     from fastapi import FastAPI
 
     app = FastAPI(title=f"health of {worker.name}")
-    health_routes(app, lambda: worker)
+    health_routes(app, lambda: worker, max_lag=max_lag)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the main thread owns them
     threading.Thread(target=server.run, name="health", daemon=True).start()
@@ -330,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stall-after", type=int)
     parser.add_argument("--stall-s", type=float, default=0.0)
     parser.add_argument("--health-port", type=int)
+    parser.add_argument("--max-lag", type=int, default=100, help="/ready answers 503 above this lag")
     args = parser.parse_args(argv)
 
     def emit(event: dict[str, Any]) -> None:
@@ -350,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     if args.health_port:
-        _serve_health(worker, args.health_port)
+        _serve_health(worker, args.health_port, args.max_lag)
     worker.run(stop, close=args.shutdown == "graceful", stall_after=args.stall_after, stall_s=args.stall_s)
     worker._event("exit", processed=worker.processed, closed=worker.closed)
     return 0
