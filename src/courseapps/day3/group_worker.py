@@ -1,7 +1,7 @@
 """A consumer-group member for Day 3 lessons 03, 04 and 06: one loop, run as a thread or as its own process.
 
 Each record carries a ledger id (``kafkacourse.instruments.ledger.encode_value``). For each record the worker
-does its *work* (``work_ms`` of CPU-bound Python, or of sleeping), appends ``id partition offset time`` to
+does its *work* (``work_ms`` of Python bytecode, of one GIL-holding JSON parse, or of sleeping), appends ``id partition offset time`` to
 its ``out`` file (the side effect a duplicate would repeat; flushed at once, so a SIGKILL loses no line), and
 only then stores the record's offset (``enable.auto.offset.store=false`` + ``store_offsets``). librdkafka's
 auto-commit thread commits stored offsets every ``auto.commit.interval.ms``, and ``close()`` commits the
@@ -9,7 +9,7 @@ last ones and leaves the group: at-least-once, never a loss.
 
 As a process (``python -m courseapps.day3.group_worker --topic T --group G ...``) it prints one JSON line per
 event to stdout: ``{"t": <epoch s>, "member": ..., "event": "assigned" | "revoked" | "lost" | "processed" |
-"error" | "commit" | "closed" | "exit", ...}`` (``processed`` every ``--progress-every`` records), which a
+"error" | "commit" | "stall" | "signal" | "closed" | "exit", ...}`` (``processed`` every ``--progress-every`` records), which a
 lesson reads back with ``ServiceProcess.events()``. ``--health-port`` serves ``/health`` and ``/ready`` (see
 :func:`health_routes`; ``--max-lag``, default 100) from a uvicorn thread. How it stops (``--shutdown``):
 
@@ -134,7 +134,6 @@ class GroupWorker:
         self.last_poll = time.monotonic()
         self.running = False
         self.closed = False
-        self._last_msg: Any = None
         self._lag: dict[int, int | None] = {}
         self._lag_at = 0.0
 
@@ -190,7 +189,6 @@ class GroupWorker:
         if self._out is not None:
             self._out.write(f"{record_id} {msg.partition()} {msg.offset()} {time.time():.3f}\n")
         self.consumer.store_offsets(message=msg)
-        self._last_msg = msg
         with self._lock:
             self.processed += 1
         if self.progress_every and self.processed % self.progress_every == 0:
