@@ -15,6 +15,8 @@ def bye(*_):
     print("bye"); sys.exit(0)
 signal.signal(signal.SIGTERM, bye)
 print("ready", sys.argv[1:])
+print('{"event": "started", "n": 1}')
+print('{not json')
 while True:
     time.sleep(0.05)
 """
@@ -35,6 +37,8 @@ def test_kill_is_a_crash_and_terminate_runs_the_shutdown_path(module, tmp_path):
     service.restart().wait_for("ready")
     assert service.terminate() == 0 and "bye" in service.log(this_run=True)
     assert service.log().count("ready") == 2 and service.starts == 2, "one log across both runs"
+    assert service.events() == [{"event": "started", "n": 1}] * 2, "JSON lines parsed, other lines skipped"
+    assert service.events(this_run=True) == [{"event": "started", "n": 1}]
 
 
 def test_waiting_for_a_line_a_dead_service_never_prints_says_so(tmp_path, monkeypatch):

@@ -138,18 +138,25 @@ def test_timeline_draws_headless(runs, tmp_path):
     assert path.stat().st_size > 10_000
 
 
+def test_bad_protocol_or_classic_strategy_under_kip848_is_refused(cluster, topic):
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        AssignmentRecorder(cluster, [topic], "range", protocol="share")
+    with pytest.raises(ValueError, match="under protocol='consumer'"):
+        AssignmentRecorder(cluster, [topic], "cooperative-sticky", protocol="consumer")
+
+
 def test_unknown_strategy_is_refused(cluster, topic):
     with pytest.raises(ValueError, match="strategy must be one of"):
         AssignmentRecorder(cluster, [topic], "sticky")
 
 
-def test_the_kip848_protocol_moves_only_what_must_and_pauses_measure_the_wait(cluster, topic):
-    """group_protocol="consumer": the coordinator assigns (uniform); joins revoke only what moves, and with records
+def test_the_kip848_protocol_moves_only_what_must_and_a_takeover_waits_one_heartbeat(cluster, topic):
+    """protocol="consumer": the coordinator assigns (uniform); joins revoke only what moves, and with records
     flowing a leaving member's partitions are taken over at the survivor's next heartbeat."""
     from kafkacourse.instruments.replication import SteadyProducer
 
     with SteadyProducer(cluster, topic, per_second=200):
-        with AssignmentRecorder(cluster, [topic], "uniform", group_protocol="consumer",
+        with AssignmentRecorder(cluster, [topic], "uniform", protocol="consumer",
                                 consumer_config={"enable.auto.commit": True, "auto.commit.interval.ms": 200}) as rec:
             rec.add_member(timeout=60)
             rec.add_member(timeout=60)
@@ -159,19 +166,101 @@ def test_the_kip848_protocol_moves_only_what_must_and_pauses_measure_the_wait(cl
     summary = rec.summary().set_index("step")
     assert summary.loc["m2 joins", "revoked"] == summary.loc["m2 joins", "moved"] == 3, summary
     assert sorted(rec.steps[-1].after["m2"]) == list(range(PARTITIONS))
-    assert not rec.consumed().empty
+    assert not rec.processed().empty
     left_at = rec.steps[-1].started
-    taken_over = set(rec.consumed().query("t > @left_at and member == 'm2'").partition)
+    taken_over = set(rec.processed().query("t > @left_at and member == 'm2'").partition)
     assert set(owned_by_m1) <= taken_over, "m2 reads m1's partitions after m1 left"
-    leave = rec.pauses().query("step == 'm1 leaves'")
-    orphaned = leave[leave.partition.isin(owned_by_m1)].longest_gap_s.max()
+    leave = rec.gaps(by="partition").query("step == 'm1 leaves'")
+    orphaned = leave[leave.partition.isin(owned_by_m1)].gap_s.max()
     # m2 learns of the change at its next heartbeat (the broker's group.consumer.heartbeat.interval.ms, 5 s):
     # anywhere in [0, 5 s] depending on where in m2's cycle m1 left, so only the bound is certain.
     assert orphaned < 5.0 + 3.0, leave
 
 
-def test_bad_group_protocol_or_classic_strategy_under_kip848_is_refused(cluster, topic):
-    with pytest.raises(ValueError, match="group_protocol must be"):
-        AssignmentRecorder(cluster, [topic], "range", group_protocol="share")
-    with pytest.raises(ValueError, match="under group_protocol='consumer'"):
-        AssignmentRecorder(cluster, [topic], "cooperative-sticky", group_protocol="consumer")
+# -- the consumer protocol, records flowing, processing gaps, a stalled member --------------------------------
+def test_the_consumer_protocol_assigns_incrementally(cluster, topic):
+    with AssignmentRecorder(cluster, [topic], protocol="consumer") as rec:
+        rec.add_member(timeout=60)
+        rec.add_member(timeout=60)
+        owners = rec.assignment()
+    assert rec.strategy == "consumer/uniform" and rec.cooperative
+    assert sorted(len(parts) for parts in owners.values()) == [3, 3], owners
+    join = rec.summary().set_index("step").loc["m2 joins"]
+    assert join.revoked == join.moved == 3, rec.events()      # only what moves is revoked
+    events = rec.events()
+    assert events.query("kind == 'joined'").generation.notna().all(), events  # member epochs from the log
+
+
+def test_a_busy_member_stops_an_eager_group_but_not_a_cooperative_one(cluster, make_topic):
+    """m2 stops polling for 4 s while m3 joins: eager m1 waits for m2 to rejoin, cooperative m1 keeps going."""
+    topic = make_topic(PARTITIONS, prefix="test-gaps")
+    import threading
+
+    from kafkacourse.instruments.producers import NumberedStream
+    from kafkacourse.instruments.rebalance import plot_processing
+
+    recorders = {s: AssignmentRecorder(cluster, [topic], s) for s in ("range", "cooperative-sticky")}
+
+    def script(rec):
+        rec.add_member(timeout=30)
+        rec.add_member(timeout=30)
+        rec.stall("m2", 4)
+        rec.add_member(timeout=30)
+
+    with NumberedStream(cluster, topic, per_second=200, keys=60):
+        threads = [threading.Thread(target=script, args=(rec,)) for rec in recorders.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    for rec in recorders.values():
+        rec.close()
+    gaps = {s: rec.gaps().set_index(["step", "member"]).gap_s for s, rec in recorders.items()}
+    eager, cooperative = gaps["range"][("m3 joins", "m1")], gaps["cooperative-sticky"][("m3 joins", "m1")]
+    assert eager > 2 * cooperative, gaps
+    partitions = recorders["range"].gaps(by="partition")
+    assert set(partitions.partition) == set(range(PARTITIONS)) and (partitions.gap_s >= 0).all(), partitions
+    assert len(recorders["range"].processed()) > 0
+    assert len(plot_processing(list(recorders.values())).axes) == 2
+    with pytest.raises(ValueError, match="by must be"):
+        recorders["range"].gaps(by="topic")
+
+
+def test_exceeding_max_poll_interval_removes_the_member_and_its_commits_fail(cluster, topic):
+    cluster.produce(topic, [(str(i), str(i)) for i in range(30)])
+    rec = AssignmentRecorder(cluster, [topic], "range", consumer_config={"max.poll.interval.ms": 6000})
+    try:
+        rec.add_member()
+        rec.add_member()
+        deadline = time.monotonic() + 30
+        while not (rec.processed().member == "m2").any():   # m2 has consumed something it could commit
+            assert time.monotonic() < deadline, rec.events()
+            time.sleep(0.05)
+        rec.stall("m2", 8)
+        while "commit_offsets" not in set(rec.events().kind):
+            assert time.monotonic() < deadline, rec.events()
+            time.sleep(0.1)
+        rec.wait_stable(30)
+    finally:
+        rec.close()
+    m2 = rec.events().query("member == 'm2'")
+    assert m2.query("kind == 'error'").detail.tolist()[:1] == ["_MAX_POLL_EXCEEDED"], m2
+    assert m2.query("kind == 'commit'").detail.tolist() == ["_ASSIGNMENT_LOST"], m2
+    assert m2.query("kind == 'commit_offsets'").detail.tolist() == ["UNKNOWN_MEMBER_ID"], m2
+    assert "lost" in m2.kind.tolist(), m2
+    assert (rec.rebalances().member == "m2").any()   # error/commit rows stay out of the rebalance table
+
+
+def test_protocol_and_assignor_are_validated(cluster, topic):
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        AssignmentRecorder(cluster, [topic], protocol="share")
+    with pytest.raises(ValueError, match="remote assignor"):
+        AssignmentRecorder(cluster, [topic], "cooperative-sticky", protocol="consumer")
+
+
+def test_broker_group_settings_are_read_from_the_broker(cluster):
+    from kafkacourse.instruments.rebalance import broker_group_settings
+
+    settings = broker_group_settings(cluster)
+    assert settings["group.min.session.timeout.ms"] <= settings["group.max.session.timeout.ms"], settings
+    assert all(isinstance(v, int) and v > 0 for v in settings.values()), settings

@@ -34,14 +34,18 @@ rejoins (every eager revocation, and the one a leaving member makes) belongs to 
 Consumers use the classic group protocol with a short session (6 s, heartbeat 1 s): a member that joins
 triggers a rebalance within about a heartbeat; one that closes leaves the group at once.
 
-``group_protocol="consumer"`` runs the members under the KIP-848 protocol instead: the coordinator computes the
-assignment with ``group.remote.assignor`` (``strategy`` is then "uniform" or "range"), there is no JoinGroup
-and no group-wide rebalance, and the callbacks receive deltas as under cooperative-sticky. The "generation"
-recorded is then the member epoch from the ``ConsumerGroupHeartbeat`` responses. Members learn of a new
-assignment from their next heartbeat (``group.consumer.heartbeat.interval.ms``, 5 s by default on the broker).
+With ``protocol="consumer"`` the members use KIP-848's consumer group protocol (``group.protocol=consumer``):
+the coordinator computes the assignment with a server-side assignor (``strategy``: "uniform" or "range",
+sent as ``group.remote.assignor``), the callbacks receive deltas as under cooperative-sticky, and the
+generation is the member epoch of the client's ``ConsumerGroupHeartbeat response ... with epoch N`` debug
+line. The session and heartbeat settings belong to the broker then (librdkafka refuses them).
 
-While they run, members keep every record they consume (``consumed()``), so a lesson that writes records to the
-topic during the script can measure how long each partition went without being read (``pauses()``).
+Records flowing: members poll all the time and count every record they receive (:meth:`processed`), so
+with a producer running (e.g. ``producers.NumberedStream``) :meth:`gaps` measures how long each member
+stopped processing around each step, and :func:`plot_processing` draws records per member over time.
+:meth:`stall` makes a member stop polling for a while (longer than ``max.poll.interval.ms``: it is removed
+from the group); the error its next ``poll()`` returns and the results of the commits it then tries are
+recorded as events of kind ``error``, ``commit`` and ``commit_offsets``.
 """
 
 from __future__ import annotations
@@ -63,10 +67,11 @@ from matplotlib.figure import Figure
 from ..cluster import Cluster, unique_name
 
 STRATEGIES = ("range", "roundrobin", "cooperative-sticky")
-REMOTE_ASSIGNORS = ("uniform", "range")   # group.remote.assignor under group.protocol=consumer (KIP-848)
+REMOTE_ASSIGNORS = ("uniform", "range")   # KIP-848: the broker's assignors (group.remote.assignor)
+PROTOCOLS = ("classic", "consumer")
 COOPERATIVE = frozenset({"cooperative-sticky"})
-_JOIN_RESPONSE = re.compile(r"JoinGroup response: GenerationId (-?\d+)"
-                            r"|ConsumerGroupHeartbeat response received for member id \"[^\"]*\" with epoch (-?\d+)")
+_JOIN_RESPONSE = re.compile(r"JoinGroup response: GenerationId (-?\d+)")
+_HEARTBEAT_EPOCH = re.compile(r"ConsumerGroupHeartbeat response received for member id \"[^\"]*\" with epoch (-?\d+)")
 
 TP = tuple[str, int]  # (topic, partition)
 
@@ -75,11 +80,17 @@ TP = tuple[str, int]  # (topic, partition)
 class _Event:
     t: float                      # seconds since the recorder was created
     member: str
-    kind: str                     # "assign", "revoke", "lost" (callbacks) or "joined" (JoinGroup response)
+    kind: str                     # "assign", "revoke", "lost" (callbacks), "joined" (JoinGroup response or
+                                  # a new member epoch), "error" (poll() error), "commit" / "commit_offsets"
+                                  # (the commits tried after a stall's error)
     partitions: frozenset[TP]     # the partitions the callback received (the delta under cooperative)
     owned_after: frozenset[TP]    # what the member owns once the callback is done
     generation: int | None        # the generation the member had joined when this happened
     before_rejoin: bool = False   # a revocation made before rejoining: it belongs to the next generation
+    detail: str | None = None     # error / commit: the librdkafka error name ("ok" for a commit that worked)
+
+
+_CALLBACKS = ("assign", "revoke", "lost")
 
 
 @dataclass
@@ -115,6 +126,8 @@ class _Member:
         self.leaving = False
         self.error: BaseException | None = None
         self.log: deque[str] = deque(maxlen=20)   # the client's last warnings/errors, for diagnostics
+        self.processed: list[tuple[float, str, int, int]] = []   # (t, topic, partition, offset) per record
+        self.stall_s: float | None = None          # set by stall(): stop polling this long
 
 
 class _JoinLogHandler(logging.Handler):
@@ -126,9 +139,9 @@ class _JoinLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        found = _JOIN_RESPONSE.search(message)
-        if found and int(found.group(1) or found.group(2)) >= 0:
-            self.recorder._joined(self.member, int(found.group(1) or found.group(2)))
+        found = _JOIN_RESPONSE.search(message) or _HEARTBEAT_EPOCH.search(message)
+        if found and int(found.group(1)) > 0 and int(found.group(1)) != self.member.generation:
+            self.recorder._joined(self.member, int(found.group(1)))
         elif record.levelno >= logging.WARNING:
             self.member.log.append(message)
 
@@ -139,55 +152,59 @@ class AssignmentRecorder:
     Args:
         cluster: from ``kc.connect()``.
         topics: the topics every member subscribes to (they must exist).
-        strategy: ``partition.assignment.strategy``: "range", "roundrobin" or "cooperative-sticky"; under
-            ``group_protocol="consumer"`` the ``group.remote.assignor``: "uniform" or "range".
-        group_protocol: "classic" (the default, as librdkafka's) or "consumer" (KIP-848; the session and
-            heartbeat settings then belong to the broker and are not sent).
+        strategy: classic protocol: ``partition.assignment.strategy``, "range" (default), "roundrobin" or
+            "cooperative-sticky"; consumer protocol: ``group.remote.assignor``, "uniform" (default) or "range".
+        protocol: ``group.protocol``: "classic" (default) or "consumer" (KIP-848).
         group_id: defaults to a fresh unique name.
-        session_timeout_ms, heartbeat_interval_ms: short, so rebalances finish in a few seconds.
+        session_timeout_ms, heartbeat_interval_ms: short, so rebalances finish in a few seconds (classic only).
         consumer_config: extra client settings (dotted librdkafka names) for every member.
 
     Members are named m1, m2, … (also their ``client.id``, as ``kafka-consumer-groups.sh`` shows it).
     Use it as a context manager, or call :meth:`close`; the recorded data stays readable after closing.
     """
 
-    def __init__(self, cluster: Cluster, topics: Sequence[str], strategy: str = "range", *,
-                 group_id: str | None = None, session_timeout_ms: int = 6000, heartbeat_interval_ms: int = 1000,
-                 poll_s: float = 0.1, consumer_config: dict[str, Any] | None = None,
-                 group_protocol: str = "classic") -> None:
-        if group_protocol not in ("classic", "consumer"):
-            raise ValueError(f"group_protocol must be 'classic' or 'consumer', not {group_protocol!r}")
-        allowed = STRATEGIES if group_protocol == "classic" else REMOTE_ASSIGNORS
+    def __init__(self, cluster: Cluster, topics: Sequence[str], strategy: str | None = None, *,
+                 protocol: str = "classic", group_id: str | None = None, session_timeout_ms: int = 6000,
+                 heartbeat_interval_ms: int = 1000, poll_s: float = 0.1,
+                 consumer_config: dict[str, Any] | None = None) -> None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+        allowed = STRATEGIES if protocol == "classic" else REMOTE_ASSIGNORS
+        strategy = strategy or allowed[0]
         if strategy not in allowed:
-            raise ValueError(f"strategy must be one of {allowed} under group_protocol={group_protocol!r}, "
-                             f"not {strategy!r}")
+            what = "strategy" if protocol == "classic" else "strategy (the remote assignor) under protocol='consumer'"
+            raise ValueError(f"{what} must be one of {allowed}, not {strategy!r}")
         if isinstance(topics, str):
             topics = [topics]
         self.cluster = cluster
         self.topics = list(topics)
-        self.strategy = strategy
-        self.group_protocol = group_protocol
-        self.cooperative = strategy in COOPERATIVE or group_protocol == "consumer"
-        self.group_id = group_id or unique_name(f"group-{strategy}")
+        self.protocol = protocol
+        self.strategy = strategy if protocol == "classic" else f"consumer/{strategy}"  # the label in tables
+        self.cooperative = strategy in COOPERATIVE or protocol == "consumer"
+        self.group_id = group_id or unique_name(f"group-{self.strategy.replace('/', '-')}")
         self.poll_s = poll_s
-        protocol: dict[str, Any] = (
-            {"group.protocol": "classic", "partition.assignment.strategy": strategy,
-             "session.timeout.ms": session_timeout_ms, "heartbeat.interval.ms": heartbeat_interval_ms}
-            if group_protocol == "classic" else {"group.protocol": "consumer", "group.remote.assignor": strategy})
+        if protocol == "classic":
+            group_settings: dict[str, Any] = {
+                "group.protocol": "classic",
+                "partition.assignment.strategy": strategy,
+                "session.timeout.ms": session_timeout_ms,
+                "heartbeat.interval.ms": heartbeat_interval_ms,
+            }
+        else:
+            group_settings = {"group.protocol": "consumer", "group.remote.assignor": strategy}
         self._settings: dict[str, Any] = {
             "group.id": self.group_id,
-            **protocol,
+            **group_settings,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             **(consumer_config or {}),
-            "debug": "cgrp",  # the JoinGroup responses carry the generation id
+            "debug": "cgrp",  # the JoinGroup / heartbeat responses carry the generation / member epoch
         }
         self.partitions: frozenset[TP] = frozenset(
             (topic, int(p)) for topic in self.topics for p in cluster.describe_topic(topic).partition)
         self._t0 = time.monotonic()
         self._lock = threading.RLock()
         self._events: list[_Event] = []
-        self._consumed: list[tuple[float, str, str, int, int]] = []   # (t, member, topic, partition, offset)
         self._members: dict[str, _Member] = {}    # every member ever started, in joining order
         self._active: dict[str, _Member] = {}     # the members still in the group
         self._steps: list[Step] = []
@@ -238,6 +255,20 @@ class AssignmentRecorder:
         if wait:
             self.wait_stable(timeout)
         return name
+
+    def stall(self, name: str, seconds: float) -> None:
+        """Make member `name` stop calling ``poll()`` for `seconds` (as a slow record would), without waiting.
+
+        Longer than ``max.poll.interval.ms`` (pass it in `consumer_config`), librdkafka takes the member out
+        of the group; its next ``poll()`` returns an error, recorded as an ``error`` event, and the member
+        then tries to commit what it consumed, twice: ``commit()`` (the offsets stored for its assignment),
+        recorded as a ``commit`` event, and ``commit(offsets=[the record it processed last + 1])``, recorded
+        as ``commit_offsets`` (see :meth:`events`).
+        """
+        self._check_open()
+        if name not in self._active:
+            raise ValueError(f"{name!r} is not in the group; members: {list(self._active)}")
+        self._active[name].stall_s = float(seconds)
 
     def close(self, timeout: float = 15.0) -> None:
         """Close every member still in the group (each in its own thread, in `finally`)."""
@@ -353,13 +384,22 @@ class AssignmentRecorder:
                                on_revoke=lambda c, parts: self._on_revoke(member, c, parts, "revoke"),
                                on_lost=lambda c, parts: self._on_revoke(member, c, parts, "lost"))
             while not member.stop.is_set():
+                if member.stall_s is not None:
+                    member.stop.wait(member.stall_s)   # no poll() meanwhile: max.poll.interval.ms runs out
+                    member.stall_s = None
+                    self._after_stall(member, consumer)
+                    continue
                 msg = consumer.poll(self.poll_s)  # serves the rebalance callbacks and the log lines
-                if msg is not None and msg.error() is None:
-                    self._consumed.append((self._now(), member.name, msg.topic(), msg.partition(), msg.offset()))
-                elif msg is not None:
+                if msg is None:
+                    continue
+                if msg.error() is not None:
                     if msg.error().fatal():
                         raise KafkaException(msg.error())
                     member.log.append(str(msg.error()))   # transient: the client retries by itself
+                    with self._lock:
+                        self._record(member, "error", frozenset(), detail=msg.error().name())
+                else:
+                    member.processed.append((self._now(), msg.topic(), msg.partition(), msg.offset()))
         except BaseException as exc:  # surfaced by wait_stable() in the caller's thread
             member.error = exc
         finally:
@@ -394,16 +434,40 @@ class AssignmentRecorder:
             member.owned = owned
             self._record(member, kind, taken, before_rejoin=not self.cooperative or member.leaving)
 
+    def _after_stall(self, member: _Member, consumer: Consumer) -> None:
+        """The first poll() result after a stall; after an error, the commit the member then tries."""
+        deadline = time.monotonic() + 5
+        msg = None
+        while msg is None and time.monotonic() < deadline:
+            msg = consumer.poll(self.poll_s)
+        if msg is None or msg.error() is None:
+            if msg is not None:
+                member.processed.append((self._now(), msg.topic(), msg.partition(), msg.offset()))
+            return
+        with self._lock:
+            self._record(member, "error", frozenset(), detail=msg.error().name())
+        last = member.processed[-1] if member.processed else None
+        attempts = {"commit": {}}   # commit(): the offsets the client stored for its (lost) assignment
+        if last is not None:        # commit(offsets=...): the record it processed last, explicitly
+            attempts["commit_offsets"] = {"offsets": [TopicPartition(last[1], last[2], last[3] + 1)]}
+        for kind, kwargs in attempts.items():
+            try:
+                consumer.commit(asynchronous=False, **kwargs)
+                detail = "ok"
+            except KafkaException as exc:
+                detail = exc.args[0].name()
+            with self._lock:
+                self._record(member, kind, frozenset(), detail=detail)
+
     def _joined(self, member: _Member, generation: int) -> None:
         with self._lock:
-            if generation == member.generation:   # a KIP-848 heartbeat that changed nothing
-                return
             member.generation = generation
             self._record(member, "joined", frozenset())
 
-    def _record(self, member: _Member, kind: str, partitions: frozenset[TP], before_rejoin: bool = False) -> None:
+    def _record(self, member: _Member, kind: str, partitions: frozenset[TP], before_rejoin: bool = False,
+                detail: str | None = None) -> None:
         self._events.append(_Event(self._now(), member.name, kind, partitions, member.owned,
-                                   member.generation, before_rejoin))
+                                   member.generation, before_rejoin, detail))
 
     def _stop_member(self, member: _Member, timeout: float) -> None:
         member.leaving = True
@@ -443,14 +507,16 @@ class AssignmentRecorder:
     def events(self) -> pd.DataFrame:
         """Every callback and JoinGroup response in order (those of close() too).
 
-        Columns: t (seconds since the recorder started), member, kind (joined / assign / revoke / lost),
-        generation, partitions (what the callback received), owned_after.
+        Columns: t (seconds since the recorder started), member, kind (joined / assign / revoke / lost /
+        error / commit / commit_offsets), generation, partitions (what the callback received), owned_after,
+        detail (the librdkafka error name of an ``error`` or commit event; "ok" for a commit that worked).
         """
         return pd.DataFrame(
             [{"t": round(e.t, 3), "member": e.member, "kind": e.kind, "generation": gen,
-              "partitions": self._labels(e.partitions), "owned_after": self._labels(e.owned_after)}
+              "partitions": self._labels(e.partitions), "owned_after": self._labels(e.owned_after),
+              "detail": e.detail}
              for e, gen in self._resolved(include_close=True)],
-            columns=["t", "member", "kind", "generation", "partitions", "owned_after"],
+            columns=["t", "member", "kind", "generation", "partitions", "owned_after", "detail"],
         ).astype({"generation": "Int64"})
 
     def rebalances(self) -> pd.DataFrame:
@@ -462,7 +528,7 @@ class AssignmentRecorder:
         """
         rows: dict[tuple[int | None, str], dict[str, Any]] = {}
         for event, generation in self._resolved():
-            if event.kind == "joined":
+            if event.kind not in _CALLBACKS:
                 continue
             row = rows.setdefault((generation, event.member), {
                 "strategy": self.strategy, "generation": generation, "member": event.member,
@@ -501,38 +567,50 @@ class AssignmentRecorder:
         return pd.DataFrame(rows, columns=["strategy", "step", "members", "rebalances", "revoked", "moved",
                                            "seconds"]).astype({"members": "Int64", "moved": "Int64"})
 
-    def consumed(self) -> pd.DataFrame:
-        """Every record the members consumed: t (seconds since the recorder started), member, topic, partition,
-        offset. Empty unless something writes to the topics while the script runs."""
-        return pd.DataFrame(list(self._consumed), columns=["t", "member", "topic", "partition", "offset"])
-
-    def pauses(self) -> pd.DataFrame:
-        """Per step and partition, the longest time the partition made no progress: no record beyond the
-        highest offset consumed so far reached any member.
-
-        Records read again (a new owner resuming from an older committed offset) are not progress. Each gap
-        between two consecutive new records of a partition counts for the step in which it ended. Meaningful
-        only while records keep arriving on every partition (e.g. a ``replication.SteadyProducer`` running beside
-        the script). Columns: strategy, step, partition, longest_gap_s, records (new records in that step).
-        """
-        consumed = self.consumed().sort_values("t", kind="stable")
-        steps = self.steps
-        rows = []
-        for (topic, partition), records in consumed.groupby(["topic", "partition"]):
-            new = records[records.offset > records.offset.cummax().shift(fill_value=-1)]
-            times = new.t.tolist()
-            for i, step in enumerate(steps):
-                end = steps[i + 1].started if i + 1 < len(steps) else float("inf")
-                inside = [j for j, t in enumerate(times) if step.started <= t < end]
-                gaps = [times[j] - times[j - 1] for j in inside if j > 0]
-                rows.append({"strategy": self.strategy, "step": step.label,
-                             "partition": self._labels([(topic, partition)])[0],
-                             "longest_gap_s": round(max(gaps), 3) if gaps else None, "records": len(inside)})
-        return pd.DataFrame(rows, columns=["strategy", "step", "partition", "longest_gap_s", "records"])
-
     def timeline(self) -> Figure:
         """A chart of who owned which partition when (see :func:`plot_timelines`)."""
         return plot_timelines([self])
+
+    def processed(self) -> pd.DataFrame:
+        """Every record the members received, in order: t (seconds since the recorder started), member,
+        topic, partition, offset."""
+        rows = [(t, member.name, topic, partition, offset)
+                for member in list(self._members.values()) for t, topic, partition, offset in list(member.processed)]
+        frame = pd.DataFrame(rows, columns=["t", "member", "topic", "partition", "offset"])
+        return frame.sort_values("t", ignore_index=True)
+
+    def gaps(self, by: str = "member", settle_s: float = 1.0) -> pd.DataFrame:
+        """The longest pause in processing around each step: one row per step and member (or partition).
+
+        The window of a step runs from its start until `settle_s` after the group was stable again (or the
+        next step). ``gap_s`` is the longest time between two consecutive records processed by the member
+        (``by="member"``; only members in the group before *and* after the step) or from the partition, by
+        any member (``by="partition"``), counting from the window's start and up to its end when nothing came
+        after. Needs records flowing all the time (a producer running).
+        """
+        if by not in ("member", "partition"):
+            raise ValueError(f"by must be 'member' or 'partition', not {by!r}")
+        processed = self.processed()
+        steps = self.steps
+        rows = []
+        for i, step in enumerate(steps):
+            end = (step.stable if step.stable is not None else self._now()) + settle_s
+            if i + 1 < len(steps):
+                end = min(end, steps[i + 1].started)
+            if by == "member":
+                keys = sorted(set(step.before) & set(step.after or {}))
+                column = "member"
+            else:
+                keys = sorted({p for _, p in self.partitions})
+                column = "partition"
+            for key in keys:
+                times = processed.loc[processed[column] == key, "t"].to_numpy()
+                inside = times[(times >= step.started) & (times <= end)]
+                points = [step.started, *inside, end]
+                gap = max(b - a for a, b in zip(points, points[1:]))
+                rows.append({"strategy": self.strategy, "step": step.label, column: key,
+                             "gap_s": round(float(gap), 3), "records": len(inside)})
+        return pd.DataFrame(rows, columns=["strategy", "step", by, "gap_s", "records"])
 
     # -- helpers --------------------------------------------------------------------------------------------
     def _resolved(self, include_close: bool = False) -> list[tuple[_Event, int | None]]:
@@ -573,6 +651,26 @@ class AssignmentRecorder:
             raise RuntimeError(f"the recorder of group {self.group_id!r} is closed")
 
 
+GROUP_SETTINGS = ("group.min.session.timeout.ms", "group.max.session.timeout.ms", "group.consumer.heartbeat.interval.ms",
+                  "group.consumer.session.timeout.ms", "group.consumer.min.heartbeat.interval.ms",
+                  "group.consumer.min.session.timeout.ms")
+
+
+def broker_group_settings(cluster: Cluster) -> dict[str, int]:
+    """The broker's consumer-group timeouts (ms) that bound the clients' settings, read from the first broker.
+
+    ``group.min.session.timeout.ms`` is the shortest ``session.timeout.ms`` a classic member may ask for;
+    under ``group.protocol=consumer`` the broker itself sets the session and heartbeat interval
+    (``group.consumer.*``). Example: ``broker_group_settings(cluster)["group.min.session.timeout.ms"]``.
+    """
+    from confluent_kafka.admin import ConfigResource
+
+    broker = str(cluster.brokers().iloc[0]["broker"])
+    resource = ConfigResource("BROKER", broker)
+    config = cluster.admin().describe_configs([resource], request_timeout=10)[resource].result()
+    return {name: int(config[name].value) for name in GROUP_SETTINGS}
+
+
 def summarize(recorders: Iterable[AssignmentRecorder]) -> pd.DataFrame:
     """The summaries of several recorders (e.g. one per strategy) in one table."""
     return pd.concat([r.summary() for r in recorders], ignore_index=True)
@@ -599,6 +697,45 @@ def plot_timelines(recorders: Sequence[AssignmentRecorder], width: float = 10.0)
         handles.setdefault(patch.get_label(), patch)
     handles = list(handles.values())
     fig.legend(handles=handles, loc="outside right upper", title="partition", fontsize="small")
+    return fig
+
+
+def plot_processing(recorders: Sequence[AssignmentRecorder], bin_s: float = 0.1, width: float = 10.0) -> Figure:
+    """One panel per recorder, one lane per member: a bar wherever the member processed records.
+
+    Time is cut in bins of `bin_s`; a bin in which the member received at least one record is drawn, so a
+    white hole in a lane is a processing gap. A thin dotted line marks each step's start, a labelled
+    dashed line the moment the group was stable again (as in :func:`plot_timelines`).
+    """
+    import numpy as np
+
+    lanes = [max(1, len(r._members)) for r in recorders]
+    fig = plt.figure(figsize=(width, sum(0.8 + 0.4 * n for n in lanes) + 0.4), layout="constrained")
+    plt.close(fig)
+    axes = fig.subplots(len(recorders), 1, squeeze=False, sharex=True,
+                        height_ratios=[0.8 + 0.4 * n for n in lanes])[:, 0]
+    palette = plt.get_cmap("tab10")
+    for ax, recorder in zip(axes, recorders):
+        processed = recorder.processed()
+        end = recorder._closed_at if recorder._closed_at is not None else recorder._now()
+        edges = np.arange(0.0, end + bin_s, bin_s)
+        members = list(recorder._members)
+        for lane, name in enumerate(members):
+            counts, _ = np.histogram(processed.loc[processed.member == name, "t"].to_numpy(), bins=edges)
+            busy = [(edges[i], bin_s) for i in np.flatnonzero(counts)]
+            ax.broken_barh(busy, (lane + 0.15, 0.7), color=palette(lane % 10))
+        for step in recorder.steps:
+            ax.axvline(step.started, color="grey", linestyle=":", linewidth=0.8)
+            if step.stable is not None:
+                ax.axvline(step.stable, color="grey", linestyle="--", linewidth=0.8)
+                ax.text(step.stable, 1.01, step.label, transform=ax.get_xaxis_transform(), fontsize="small",
+                        va="bottom")
+        ax.set_title(f"{recorder.strategy}: when each member processed records", loc="left", fontsize="medium",
+                     pad=14)
+        ax.set_yticks([i + 0.5 for i in range(len(members))], members)
+        ax.set_ylim(len(members), 0)
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1].set_xlabel(f"seconds since the recorder started (bins of {bin_s:g} s)")
     return fig
 
 
@@ -632,7 +769,7 @@ def _draw_timeline(ax: Any, recorder: AssignmentRecorder, colors: dict[TP, Any])
     bars: list[tuple[int, TP, float, float]] = []
     ticks: list[tuple[int, TP, float]] = []
     for event, _ in resolved:
-        if event.kind == "joined":
+        if event.kind not in _CALLBACKS:
             continue
         lane = members.index(event.member)
         since = owned[event.member]
