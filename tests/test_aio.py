@@ -65,7 +65,8 @@ def test_the_event_loop_keeps_running_while_a_delivery_is_awaited(cluster, topic
 
     waited, ticks = asyncio.run(main())
     assert waited >= 0.25, f"linger.ms=300 should hold the record ~300 ms, got {waited:.3f} s"
-    assert ticks >= 20, f"the loop ran only {ticks} ticks while a delivery was awaited: it was blocked"
+    # a blocked loop ticks at most once; a free one many times (fewer when the machine is loaded)
+    assert ticks >= 5, f"the loop ran only {ticks} ticks while a delivery was awaited: it was blocked"
 
 
 def test_a_failed_delivery_raises_kafka_exception(cluster):
