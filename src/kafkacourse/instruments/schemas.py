@@ -336,7 +336,19 @@ def load_proto(event_type_or_path: str | Path, directory: Path | None = None) ->
 
 @functools.lru_cache(maxsize=None)
 def _message_class(path: Path, mtime: float, message: str) -> type[Message]:
-    file = load_proto(path)
+    return _class_in(load_proto(path), message)
+
+
+def proto_class_from_text(text: str, message: str) -> type[Message]:
+    """The Message class of `message` in the proto3 source `text` (parsed by :func:`parse_proto`), e.g. for
+    trying a schema change without writing a file.
+
+    >>> Order = proto_class_from_text('syntax = "proto3"; package shop; message Order { string id = 1; }', "Order")
+    """
+    return _class_in(parse_proto(text), message)
+
+
+def _class_in(file: descriptor_pb2.FileDescriptorProto, message: str) -> type[Message]:
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     full_name = f"{file.package}.{message}" if file.package else message
