@@ -9,7 +9,7 @@ import httpx
 
 import pandas as pd
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 
 import kafkacourse as kc
 from kafkacourse.instruments.load import COLUMNS, fire, summarize
@@ -108,3 +108,17 @@ def test_summarize_per_group(server):
 def test_needs_payloads_or_n(server):
     with pytest.raises(ValueError):
         fire(server.url + "/ping")
+
+
+@app.get("/headers")
+async def headers(request: Request) -> dict:
+    return {"key": request.headers.get("idempotency-key")}
+
+
+def test_headers_for_all_requests_or_one_each(server):
+    same = fire(server.url + "/headers", n=2, headers={"Idempotency-Key": "k"})
+    assert [b["key"] for b in same.body] == ["k", "k"]
+    each = fire(server.url + "/headers", n=3, headers=[{"Idempotency-Key": f"k{i}"} for i in range(3)])
+    assert [b["key"] for b in each.body] == ["k0", "k1", "k2"]
+    with pytest.raises(ValueError):
+        fire(server.url + "/headers", n=3, headers=[{}])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 import kafkacourse as kc
 from kafkacourse.instruments import producers as bench
 from kafkacourse.instruments import replication
@@ -103,3 +105,22 @@ def test_lost_responses_duplicate_without_idempotence(cluster):
     finally:
         for name in topics:
             cluster.delete_topic(name)
+
+
+def test_partition_for_matches_where_librdkafka_puts_keys(cluster, make_topic):
+    topic = make_topic(6)
+    keys = [f"order-{i}" for i in range(20)] + ["", "a", "ab", "abc", "abcd", "abcde"]
+    for partitioner in ("consistent_random", "murmur2_random"):
+        placed = cluster.produce(topic, [(k, "v") for k in keys if k], partitioner=partitioner)
+        assert dict(zip(placed.key, placed.partition)) == {k: bench.partition_for(k, 6, partitioner) for k in keys if k}
+    assert bench.murmur2(b"21") == -973932308 & 0xFFFFFFFF, "Kafka's own test vector (UtilsTest.testMurmur2)"
+    with pytest.raises(ValueError):
+        bench.partition_for("k", 6, "random")
+
+
+def test_retries_reorder_without_idempotence_and_not_with_it(cluster, make_topic):
+    with FaultProxy.for_cluster(cluster) as proxy:
+        plain = bench.reordering_under_lost_requests(cluster, proxy, make_topic(1)).summary()
+        safe = bench.reordering_under_lost_requests(cluster, proxy, make_topic(1), enable_idempotence=True).summary()
+    assert plain["out_of_order_by_key"] > 0 and plain["lost"] == 0, plain
+    assert safe["out_of_order_by_key"] == 0 and safe["lost"] == 0 and safe["duplicates"] == 0, safe

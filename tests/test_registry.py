@@ -96,3 +96,10 @@ def test_errors_carry_confluents_error_codes(cluster, registry_subject):
     else:  # Apicurio 3.0.9 answers 500 without a code (README: the registry); the level stays as it was
         assert invalid_level[0] == 500, invalid_level
     assert registry.get_compatibility(subject) == "BACKWARD"
+
+
+def test_registry_flavour_names_the_registry_that_answers(cluster):
+    flavour = schemas.registry_flavour(cluster.schema_registry_url)
+    assert flavour == ("apicurio" if "/apis/ccompat/" in cluster.schema_registry_url else "confluent")
+    with pytest.raises(ConnectionError):
+        schemas.registry_flavour("http://127.0.0.1:9/apis/ccompat/v7", timeout=1)
