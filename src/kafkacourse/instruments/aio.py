@@ -76,12 +76,7 @@ class AsyncProducer:
             except RuntimeError:  # the loop is closed already (shutdown): nobody awaits this any more
                 pass
 
-        kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": settle}
-        if partition is not None:
-            kwargs["partition"] = partition
-        if headers:
-            kwargs["headers"] = headers
-        self.producer.produce(topic, **kwargs)
+        self._produce(topic, value, key, partition, headers, settle)
         return future
 
     def submit(self, topic: str, value: bytes | str | None = None, key: bytes | str | None = None, *,
@@ -105,13 +100,16 @@ class AsyncProducer:
             else:
                 future.set_result(msg)
 
-        kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": settle}
+        self._produce(topic, value, key, partition, headers, settle)
+        return future
+
+    def _produce(self, topic: str, value: Any, key: Any, partition: int | None, headers: Any, on_delivery: Any) -> None:
+        kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": on_delivery}
         if partition is not None:
             kwargs["partition"] = partition
         if headers:
             kwargs["headers"] = headers
         self.producer.produce(topic, **kwargs)
-        return future
 
     async def send(self, topic: str, value: bytes | str | None = None, key: bytes | str | None = None, *,
                    partition: int | None = None, headers: dict[str, Any] | list | None = None) -> Message:

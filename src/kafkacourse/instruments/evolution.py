@@ -183,6 +183,16 @@ def _schema(avro: dict[str, Any]) -> Schema:
     return Schema(json.dumps(avro), "AVRO")
 
 
+def _delete_subject(registry: SchemaRegistryClient, subject: str) -> None:
+    """Delete `subject` soft, then permanently; a subject that is not there (any more) is fine."""
+    for permanent in (False, True):
+        try:
+            registry.delete_subject(subject, permanent=permanent)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code != 404:
+                raise
+
+
 def registry_verdict(registry: SchemaRegistryClient, change: Change, mode: str,
                      prefix: str = "evolution") -> dict[str, Any]:
     """Ask the registry about one cell: register `change.history` in a fresh subject, set `mode` on it, then
@@ -208,12 +218,7 @@ def registry_verdict(registry: SchemaRegistryClient, change: Change, mode: str,
                 raise
             accepted, status = False, 409
     finally:
-        for permanent in (False, True):
-            try:
-                registry.delete_subject(subject, permanent=permanent)
-            except SchemaRegistryError as exc:
-                if exc.http_status_code != 404:
-                    raise
+        _delete_subject(registry, subject)
     return {"change": change.name, "mode": mode, "accepted": accepted, "status": status, "dry_run": dry_run,
             "test_latest": test_latest}
 
@@ -410,11 +415,6 @@ def proto_registry_verdicts(registry: SchemaRegistryClient, mode: str = "BACKWAR
                     raise
                 accepted = False
         finally:
-            for permanent in (False, True):
-                try:
-                    registry.delete_subject(subject, permanent=permanent)
-                except SchemaRegistryError as exc:
-                    if exc.http_status_code != 404:
-                        raise
+            _delete_subject(registry, subject)
         rows.append({"change": name, "accepted": accepted, "wire": proto_wire_verdict(PROTO_V1, candidate)})
     return pd.DataFrame(rows).set_index("change")

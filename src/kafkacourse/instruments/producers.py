@@ -385,6 +385,19 @@ def create_topic_led_by(cluster: "Cluster", name: str, leader: int, partitions: 
 
 
 # -- retries that double records -----------------------------------------------------------------------------
+def _one_key(producer: Any, topic: str, ledger: DeliveryLedger, n: int, pause: float = 0.0) -> None:
+    """Produce `n` records of key "k", stamped by `ledger`; with `pause`, poll that long after each one."""
+    for _ in range(n):
+        producer.produce(topic, key="k", value=ledger.stamp("k"), on_delivery=ledger.on_delivery)
+        if pause:
+            producer.poll(pause)
+
+
+def _flush_or_fail(producer: Any, what: str, timeout: float = 30.0) -> None:
+    if producer.flush(timeout):
+        raise TimeoutError(f"{what} got no delivery report in {timeout:g} s")
+
+
 def reordering_under_lost_requests(cluster: "Cluster", proxy: "FaultProxy", topic: str, *, before: int = 5,
                                    lost: int = 5, after: int = 5, socket_timeout_ms: int = 1000,
                                    **config: Any) -> DeliveryLedger:
@@ -409,23 +422,16 @@ def reordering_under_lost_requests(cluster: "Cluster", proxy: "FaultProxy", topi
                 "logger": quiet_logger(f"reorder-{topic}"), **config}
     producer = cluster.producer(**settings)
     try:
-        for _ in range(before):
-            producer.produce(topic, key="k", value=ledger.stamp("k"), on_delivery=ledger.on_delivery)
-        if producer.flush(30):
-            raise TimeoutError(f"the first {before} records through the proxy got no delivery report in 30 s")
+        _one_key(producer, topic, ledger, before)
+        _flush_or_fail(producer, f"the first {before} records through the proxy")
         proxy.drop("to_broker")
         try:
-            for _ in range(lost):
-                producer.produce(topic, key="k", value=ledger.stamp("k"), on_delivery=ledger.on_delivery)
-                producer.poll(0.05)  # > linger.ms: one ProduceRequest per record
+            _one_key(producer, topic, ledger, lost, pause=0.05)  # > linger.ms: one ProduceRequest per record
             time.sleep(0.2)
         finally:
             proxy.heal()
-        for _ in range(after):
-            producer.produce(topic, key="k", value=ledger.stamp("k"), on_delivery=ledger.on_delivery)
-            producer.poll(0.05)
-        if producer.flush(30):
-            raise TimeoutError("records of the experiment got no delivery report in 30 s")
+        _one_key(producer, topic, ledger, after, pause=0.05)
+        _flush_or_fail(producer, "records of the experiment")
     finally:
         producer.close()
     return read_into(ledger, cluster, topic)
@@ -451,22 +457,18 @@ def duplicates_under_lost_responses(cluster: "Cluster", proxy: "FaultProxy", top
                 "enable_idempotence": idempotence, "socket_timeout_ms": socket_timeout_ms, "linger_ms": 5,
                 "delivery_timeout_ms": 30000, "logger": quiet_logger(f"dups-{topic}"), **config}
     producer = cluster.producer(**settings)
-    for _ in range(before):
-        producer.produce(topic, key="k", value=ledger.stamp("k"), on_delivery=ledger.on_delivery)
-    if producer.flush(30):
-        raise TimeoutError(f"the first {before} records through the proxy got no delivery report in 30 s")
-    proxy.drop("to_client")
     try:
-        for _ in range(during):
-            producer.produce(topic, key="k", value=ledger.stamp("k"), on_delivery=ledger.on_delivery)
-            producer.poll(0.05)  # > linger.ms: one ProduceRequest per record
-        time.sleep(drop_s)
+        _one_key(producer, topic, ledger, before)
+        _flush_or_fail(producer, f"the first {before} records through the proxy")
+        proxy.drop("to_client")
+        try:
+            _one_key(producer, topic, ledger, during, pause=0.05)  # > linger.ms: one ProduceRequest per record
+            time.sleep(drop_s)
+        finally:
+            proxy.heal()
+        _flush_or_fail(producer, "records produced while the responses were dropped")
     finally:
-        proxy.heal()
-    left = producer.flush(30)
-    producer.close()
-    if left:
-        raise TimeoutError("records produced while the responses were dropped got no delivery report in 30 s")
+        producer.close()
     return read_into(ledger, cluster, topic)
 
 
