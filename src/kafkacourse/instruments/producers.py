@@ -367,6 +367,58 @@ def create_topic_led_by(cluster: "Cluster", name: str, leader: int, partitions: 
 
 
 # -- retries that double records -----------------------------------------------------------------------------
+def _one_key(producer: Any, topic: str, ledger: DeliveryLedger, n: int, pause: float = 0.0) -> None:
+    """Produce `n` records of key "k", stamped by `ledger`; with `pause`, poll that long after each one."""
+    for _ in range(n):
+        producer.produce(topic, key="k", value=ledger.stamp("k"), on_delivery=ledger.on_delivery)
+        if pause:
+            producer.poll(pause)
+
+
+def _flush_or_fail(producer: Any, what: str, timeout: float = 30.0) -> None:
+    if producer.flush(timeout):
+        raise TimeoutError(f"{what} got no delivery report in {timeout:g} s")
+
+
+def reordering_under_lost_requests(cluster: "Cluster", proxy: "FaultProxy", topic: str, *, before: int = 5,
+                                   lost: int = 5, after: int = 5, socket_timeout_ms: int = 1000,
+                                   **config: Any) -> DeliveryLedger:
+    """Produce one key through `proxy` while it swallows a few *requests*; return the read-back ledger.
+
+    1. `before` records go through normally (connection, metadata and producer id settle).
+    2. The proxy drops the ``to_broker`` direction: `lost` records are produced, one request each, and never
+       reach the broker. The proxy heals.
+    3. `after` records are produced (one request each); the broker stores and acknowledges them at once.
+    4. After `socket_timeout_ms` the client gives the lost requests up, reconnects and sends them again.
+
+    Without idempotence nothing stops the later requests from being stored first: the `lost` records land
+    *behind* the `after` ones (``out_of_order_by_key`` > 0, unless ``max.in.flight.requests.per.connection=1``
+    keeps the later records from being sent at all). With idempotence the broker refuses a batch whose
+    sequence number skips one (OUT_OF_ORDER_SEQUENCE_NUMBER) and the client resends in order. `config` adds
+    producer settings (keyword names as in ``Cluster.config``); nothing else is set, so librdkafka's defaults
+    apply (``enable.idempotence=false``, ``max.in.flight.requests.per.connection=1000000``).
+    """
+    ledger = DeliveryLedger()
+    settings = {"bootstrap_servers": cluster.proxied_bootstrap_servers, "acks": "all", "linger_ms": 0,
+                "socket_timeout_ms": socket_timeout_ms, "delivery_timeout_ms": 30000,
+                "logger": quiet_logger(f"reorder-{topic}"), **config}
+    producer = cluster.producer(**settings)
+    try:
+        _one_key(producer, topic, ledger, before)
+        _flush_or_fail(producer, f"the first {before} records through the proxy")
+        proxy.drop("to_broker")
+        try:
+            _one_key(producer, topic, ledger, lost, pause=0.05)  # > linger.ms: one ProduceRequest per record
+            time.sleep(0.2)
+        finally:
+            proxy.heal()
+        _one_key(producer, topic, ledger, after, pause=0.05)
+        _flush_or_fail(producer, "records of the experiment")
+    finally:
+        producer.close()
+    return read_into(ledger, cluster, topic)
+
+
 def duplicates_under_lost_responses(cluster: "Cluster", proxy: "FaultProxy", topic: str, *, idempotence: bool,
                                     before: int = 10, during: int = 10, socket_timeout_ms: int = 1000,
                                     drop_s: float = 2.5, **config: Any) -> DeliveryLedger:
@@ -387,20 +439,58 @@ def duplicates_under_lost_responses(cluster: "Cluster", proxy: "FaultProxy", top
                 "enable_idempotence": idempotence, "socket_timeout_ms": socket_timeout_ms, "linger_ms": 5,
                 "delivery_timeout_ms": 30000, "logger": quiet_logger(f"dups-{topic}"), **config}
     producer = cluster.producer(**settings)
-    for _ in range(before):
-        producer.produce(topic, key="k", value=ledger.stamp("k"), on_delivery=ledger.on_delivery)
-    if producer.flush(30):
-        raise TimeoutError(f"the first {before} records through the proxy got no delivery report in 30 s")
-    proxy.drop("to_client")
     try:
-        for _ in range(during):
-            producer.produce(topic, key="k", value=ledger.stamp("k"), on_delivery=ledger.on_delivery)
-            producer.poll(0.05)  # > linger.ms: one ProduceRequest per record
-        time.sleep(drop_s)
+        _one_key(producer, topic, ledger, before)
+        _flush_or_fail(producer, f"the first {before} records through the proxy")
+        proxy.drop("to_client")
+        try:
+            _one_key(producer, topic, ledger, during, pause=0.05)  # > linger.ms: one ProduceRequest per record
+            time.sleep(drop_s)
+        finally:
+            proxy.heal()
+        _flush_or_fail(producer, "records produced while the responses were dropped")
     finally:
-        proxy.heal()
-    left = producer.flush(30)
-    producer.close()
-    if left:
-        raise TimeoutError("records produced while the responses were dropped got no delivery report in 30 s")
+        producer.close()
     return read_into(ledger, cluster, topic)
+
+
+# -- partitioners ------------------------------------------------------------------------------------------------
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (``org.apache.kafka.common.utils.Utils.murmur2``) as an unsigned 32-bit int."""
+    m, mask = 0x5BD1E995, 0xFFFFFFFF
+    h = (0x9747B28C ^ len(data)) & mask
+    whole = len(data) - len(data) % 4
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> 24
+        k = (k * m) & mask
+        h = ((h * m) & mask) ^ k
+    rest = data[whole:]
+    if len(rest) == 3:
+        h ^= rest[2] << 16
+    if len(rest) >= 2:
+        h ^= rest[1] << 8
+    if rest:
+        h ^= rest[0]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h
+
+
+def partition_for(key: bytes | str, partitions: int, partitioner: str = "consistent_random") -> int:
+    """The partition a keyed record goes to: librdkafka's default ``consistent_random`` (CRC32 of the key) or
+    ``murmur2_random`` (murmur2, the Java client's default partitioner for keyed records).
+
+    >>> partition_for("o-0001", 6), partition_for("o-0001", 6, "murmur2_random")
+    """
+    import zlib
+
+    data = key.encode() if isinstance(key, str) else key
+    if partitioner in ("consistent", "consistent_random"):
+        return zlib.crc32(data) % partitions
+    if partitioner in ("murmur2", "murmur2_random"):
+        return (murmur2(data) & 0x7FFFFFFF) % partitions
+    raise ValueError(f"partitioner {partitioner!r}: use 'consistent_random' or 'murmur2_random'")

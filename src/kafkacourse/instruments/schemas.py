@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+import httpx
 import pandas as pd
 from confluent_kafka.schema_registry import RegisteredSchema, Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -36,6 +37,25 @@ from google.protobuf.message import Message
 from .naming import event_type_problems, topic_for
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"  # the repo checkout's schemas/ folder
+
+
+def registry_flavour(url: str, timeout: float = 5.0) -> str:
+    """Which schema registry answers at `url` (the URL the serializers use): ``"apicurio"`` or ``"confluent"``.
+
+    The local stack runs Apicurio Registry behind its Confluent-compatible API (``.../apis/ccompat/v7``);
+    docker compose runs Confluent's Schema Registry. Lessons ask this where the two behave differently, and
+    show the difference instead of stating one registry's behaviour as the rule. Apicurio is recognised by
+    its own API (``/apis/registry/v3/system/info``) on the same server; anything else counts as Confluent.
+
+    >>> registry_flavour(cluster.schema_registry_url)
+    'apicurio'
+    """
+    root = url.split("/apis/", 1)[0].rstrip("/")
+    try:
+        info = httpx.get(f"{root}/apis/registry/v3/system/info", timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise ConnectionError(f"no schema registry answers at {url}: {exc}") from exc
+    return "apicurio" if info.status_code == 200 and "apicurio" in info.text.lower() else "confluent"
 
 
 def _path(event_type_or_path: str | Path, suffix: str, directory: Path | None) -> Path:
@@ -316,7 +336,19 @@ def load_proto(event_type_or_path: str | Path, directory: Path | None = None) ->
 
 @functools.lru_cache(maxsize=None)
 def _message_class(path: Path, mtime: float, message: str) -> type[Message]:
-    file = load_proto(path)
+    return _class_in(load_proto(path), message)
+
+
+def proto_class_from_text(text: str, message: str) -> type[Message]:
+    """The Message class of `message` in the proto3 source `text` (parsed by :func:`parse_proto`), e.g. for
+    trying a schema change without writing a file.
+
+    >>> Order = proto_class_from_text('syntax = "proto3"; package shop; message Order { string id = 1; }', "Order")
+    """
+    return _class_in(parse_proto(text), message)
+
+
+def _class_in(file: descriptor_pb2.FileDescriptorProto, message: str) -> type[Message]:
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     full_name = f"{file.package}.{message}" if file.package else message
