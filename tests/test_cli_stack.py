@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kafkacourse import cli
+from kafkacourse.course import cli
 from kafkacourse.stack import LocalStack
 
 
+@pytest.mark.slow
 def test_profile_up_status_logs_down_reset(scratch_home, port_offset, capsys):
     stack = LocalStack(profile="dr")
     assert cli.main(["up", "--profile", "dr"]) == 0

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..stack import (SERVICES, LocalStack, StackError, all_services, all_stacks, down_everything, profiles,
                     running_services)
-from .stack.local import stop_brokers
+from ..stack.local import stop_brokers
 
 REPO = Path(__file__).resolve().parents[3]
 
