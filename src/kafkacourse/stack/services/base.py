@@ -134,8 +134,9 @@ class Service:
             findings.append(Finding(self.title, False, f"not running, and its ports are busy: {busy}",
                                     f"stop {', '.join(sorted(set(busy.values())))}; {self.title} needs the ports"))
         else:
+            command = "kafkacourse up" + ("" if self.name in self.context.profile.services else f" --with {self.name}")
             findings.append(Finding(self.title, True, f"not running, ports {sorted(self.ports())} free "
-                                                      "(`kafkacourse up` starts it)"))
+                                                      f"(`{command}` starts it)"))
         return findings
 
     def _where(self) -> str:
