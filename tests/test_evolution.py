@@ -10,6 +10,7 @@ from fastavro.read import SchemaResolutionError
 
 from kafkacourse.instruments import evolution as ev
 from kafkacourse.instruments import schemas
+from kafkacourse.plots.evolution import plot_matrix
 @pytest.fixture(scope="module")
 def verdicts(cluster):
     registry = SchemaRegistryClient({"url": cluster.schema_registry_url})
@@ -82,7 +83,7 @@ def test_plot_matrix_marks_disagreements():
     expected = ev.expected_matrix()
     flipped = expected.copy()
     flipped.iloc[0, 0] = not flipped.iloc[0, 0]
-    fig = ev.plot_matrix(flipped, expected)
+    fig = plot_matrix(flipped, expected)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert len(texts) == expected.size and sum("≠ rules" in t for t in texts) == 1
 

@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 import kafkacourse as kc
-from kafkacourse.instruments.latency import ecdf, latency_table, plot_latency
+from kafkacourse.instruments.latency import ecdf, latency_table
+from kafkacourse.plots.latency import plot_latency
 from kafkacourse.instruments.load import fire
 
 

@@ -6,6 +6,7 @@ import pytest
 
 import kafkacourse as kc
 from kafkacourse.instruments import offsets
+from kafkacourse.plots.offsets import plot_offsets
 
 
 def test_open_transaction_holds_the_lso_and_a_read_committed_group_lags_only_the_high_watermark(cluster, make_topic):
@@ -64,6 +65,6 @@ def test_timeline_plot_draws_both_lines_and_the_marks(cluster, make_topic):
     timeline.mark("now")
     timeline.sample()
     fig, ax = plt.subplots()
-    timeline.plot(ax)
+    plot_offsets(timeline, ax)
     assert len(ax.get_lines()) == 3 and [t.get_text() for t in ax.texts] == ["now"]
     plt.close(fig)

@@ -7,7 +7,8 @@ import time
 import pytest
 
 import kafkacourse as kc
-from kafkacourse.instruments.rebalance import STRATEGIES, AssignmentRecorder, plot_timelines, summarize
+from kafkacourse.instruments.rebalance import STRATEGIES, AssignmentRecorder, summarize
+from kafkacourse.plots.rebalance import plot_timelines
 
 PARTITIONS = 6
 
@@ -197,7 +198,7 @@ def test_a_busy_member_stops_an_eager_group_but_not_a_cooperative_one(cluster, m
     import threading
 
     from kafkacourse.instruments.producers import NumberedStream
-    from kafkacourse.instruments.rebalance import plot_processing
+    from kafkacourse.plots.rebalance import plot_processing
 
     recorders = {s: AssignmentRecorder(cluster, [topic], s) for s in ("range", "cooperative-sticky")}
 

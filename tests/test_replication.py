@@ -13,7 +13,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import kafkacourse as kc  # noqa: E402
-from kafkacourse.instruments import replication# noqa: E402
+from kafkacourse.instruments import replication  # noqa: E402
+from kafkacourse.plots.replication import plot_roles, plot_timeline  # noqa: E402
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def test_roles_on_a_replicated_topic(cluster3, topic3):
     assert table.shape == (6, 3)
     assert (table == replication.LEADER).sum(axis=1).tolist() == [1] * 6, table
     assert sum(replication.leader_counts(description).values()) == 6
-    fig = replication.plot_roles({"a": description, "b": description})
+    fig = plot_roles({"a": description, "b": description})
     assert len(fig.axes) == 2
     plt.close(fig)
 
@@ -71,7 +72,7 @@ def test_steady_producer_and_recorder(cluster3, topic3):
     assert sorted(acked.id) == list(range(producer.sent))
     counts = recorder.leader_counts()
     assert len(counts) >= 3 and (counts.sum(axis=1) == 6).all(), counts
-    fig = replication.plot_timeline(recorder, producer)
+    fig = plot_timeline(recorder, producer)
     assert len(fig.axes) == 3
     plt.close(fig)
 

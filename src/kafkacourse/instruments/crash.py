@@ -100,7 +100,7 @@ class CrashingProcessor:
         self.producer = self.cluster.producer(**producer_settings)
         consumer = self.cluster.consumer(self.group_id, enable_auto_commit=False, enable_partition_eof=True,
                                          isolation_level="read_committed", fetch_wait_max_ms=50,
-                                         error_cb=self._on_error, logger=self.log)
+                                         error_cb=self._on_error, logger=quiet_logger(f"processor-{self.name}", self.log))
         partitions = len(self.cluster._partitions(self.input_topic))
         try:
             if exactly_once:

@@ -25,8 +25,6 @@ import pandas as pd
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-
     from ..cluster import Cluster
 
 
@@ -111,17 +109,6 @@ class OffsetTimeline:
         """Every sample: t (s after t0), partition, last_stable, high_watermark."""
         return pd.DataFrame(self.samples, columns=["t", "partition", "last_stable", "high_watermark"])
 
-    def plot(self, ax: "Axes", partition: int = 0) -> None:
-        """Draw the HW and the LSO of `partition` over time as steps, the marks as labelled vertical lines."""
-        frame = self.frame().query("partition == @partition")
-        ax.step(frame.t, frame.high_watermark, where="post", label="high watermark (read_uncommitted end)")
-        ax.step(frame.t, frame.last_stable, where="post", label="last stable offset (read_committed end)")
-        for i, (t, label) in enumerate(self.marks):   # labels on three staggered rows, so close marks stay legible
-            ax.axvline(t, color="grey", linestyle="--", linewidth=1)
-            ax.annotate(label, (t, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12 - 11 * (i % 3)),
-                        textcoords="offset points", fontsize=8, color="dimgrey")
-        ax.set(xlabel="seconds", ylabel="offset")
-        ax.legend(fontsize=8, loc="center right")
 
 
 def read_as_group(cluster: "Cluster", group: str, topic: str, isolation_level: str = "read_committed",

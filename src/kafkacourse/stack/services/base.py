@@ -74,12 +74,20 @@ class Service:
     title: str = "service"         # for people ("the schema registry")
     needs_brokers: bool = False    # True: `up` starts it only after the profile's brokers answer
 
+    default_port: int = 0          # its main port before the port offset (Context.port moves it)
+
     def __init__(self, context: Context) -> None:
         self.context = context
 
     @property
+    def port(self) -> int:
+        """The service's main port (the one status shows and readiness probes), moved by the port offset."""
+        return self.context.port(self.default_port)
+
+    @property
     def data_dir(self) -> Path:
-        raise NotImplementedError
+        """home()/<name>: what reset deletes. A service that keeps its data elsewhere says where."""
+        return self.context.home / self.name
 
     def ports(self) -> dict[int, str]:
         """Every port the service binds, with what it is for."""
@@ -148,7 +156,6 @@ class ProcessService(Service):
     `command()` and `answering()`; `prepare()` may write config files before each start."""
 
     process_name: str = "service"
-    main_port: int = 0
 
     @property
     def process(self) -> processes.ManagedProcess:
@@ -165,7 +172,7 @@ class ProcessService(Service):
         """Write config files, format storage …: called before every start of the process."""
 
     def starting_message(self) -> str:
-        return f"Starting {self.title} on :{self.main_port}…"
+        return f"Starting {self.title} on :{self.port}…"
 
     def running(self) -> bool:
         return self.process.pid() is not None
@@ -189,7 +196,7 @@ class ProcessService(Service):
 
     def status(self) -> list[StatusRow]:
         process = self.process
-        return [StatusRow(self.name, process.pid(), self.main_port, processes.port_accepts(self.main_port),
+        return [StatusRow(self.name, process.pid(), self.port, processes.port_accepts(self.port),
                           process.log_file)]
 
     def logs(self, lines: int = 50) -> str:

@@ -100,7 +100,10 @@ class BrokerNode(JvmService):
         self.profile = context.profile
         self.name = f"{self.profile.name}/broker-{node.node_id}"
         self.title = f"broker {node.node_id} of the {self.profile.name} stack"
-        self.main_port = node.broker_port
+
+    @property
+    def port(self) -> int:
+        return self.node.broker_port
 
     @property
     def root(self) -> Path:
@@ -122,7 +125,7 @@ class BrokerNode(JvmService):
         return self.node.ports
 
     def starting_message(self) -> str:
-        return f"Starting Kafka broker {self.node.node_id} ({self.profile.name}) on :{self.main_port}…"
+        return f"Starting Kafka broker {self.node.node_id} ({self.profile.name}) on :{self.port}…"
 
     def answering(self) -> bool:
         return self.node.node_id in brokers_answering(self.profile, self.certificates())

@@ -37,41 +37,30 @@ class KafkaConnectService(JvmService):
     name = "connect"
     title = "Kafka Connect"
     process_name = "connect"
+    default_port = REST_PORT
     needs_brokers = True
-
-    @property
-    def rest_port(self) -> int:
-        return self.context.port(REST_PORT)
-
-    @property
-    def main_port(self) -> int:  # type: ignore[override]
-        return self.rest_port
 
     @property
     def metrics_port(self) -> int:
         return self.context.port(METRICS_PORT)
 
     @property
-    def data_dir(self) -> Path:
-        return self.context.home / "connect"
-
-    @property
     def url(self) -> str:
-        return f"http://localhost:{self.rest_port}"
+        return f"http://localhost:{self.port}"
 
     @property
     def bootstrap_servers(self) -> str:
         return self.context.profile.bootstrap_servers
 
     def ports(self) -> dict[int, str]:
-        return {self.rest_port: "Kafka Connect REST API", self.metrics_port: "Kafka Connect's JMX exporter"}
+        return {self.port: "Kafka Connect REST API", self.metrics_port: "Kafka Connect's JMX exporter"}
 
     def _where(self) -> str:
         return f" at {self.url}"
 
     def starting_message(self) -> str:
         v = runtime.versions()
-        return f"Starting Kafka Connect {v.kafka} (Debezium {v.debezium}) on :{self.rest_port}…"
+        return f"Starting Kafka Connect {v.kafka} (Debezium {v.debezium}) on :{self.port}…"
 
     def answering(self) -> bool:
         """True once the REST API lists the Debezium plugin and the worker has joined its group."""
@@ -109,9 +98,9 @@ class KafkaConnectService(JvmService):
         return f"""# Written by kafkacourse on every start (kafkacourse/stack/services/connect.py).
 bootstrap.servers={self.bootstrap_servers}
 group.id={GROUP_ID}
-listeners=http://localhost:{self.rest_port}
+listeners=http://localhost:{self.port}
 rest.advertised.host.name=localhost
-rest.advertised.port={self.rest_port}
+rest.advertised.port={self.port}
 # The worker's state: three compacted topics on the brokers (-1: the brokers' default replication factor).
 config.storage.topic={CONFIG_TOPIC}
 offset.storage.topic={OFFSET_TOPIC}

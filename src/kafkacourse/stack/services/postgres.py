@@ -72,10 +72,7 @@ class Postgres(Service):
 
     name = "postgres"
     title = "PostgreSQL"
-
-    @property
-    def port(self) -> int:
-        return self.context.port(PORT)
+    default_port = PORT
 
     def ports(self) -> dict[int, str]:
         return {self.port: "PostgreSQL"}

@@ -68,18 +68,7 @@ class PrometheusService(ProcessService):
     name = "prometheus"
     title = "Prometheus"
     process_name = "prometheus"
-
-    @property
-    def port(self) -> int:
-        return self.context.port(PORT)
-
-    @property
-    def main_port(self) -> int:  # type: ignore[override]
-        return self.port
-
-    @property
-    def data_dir(self) -> Path:
-        return self.context.home / "prometheus"
+    default_port = PORT
 
     @property
     def url(self) -> str:

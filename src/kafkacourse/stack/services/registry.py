@@ -25,18 +25,7 @@ class SchemaRegistry(JvmService):
     kind = "registry"
     title = "schema registry"
     process_name = "registry"
-
-    @property
-    def port(self) -> int:
-        return self.context.port(PORT)
-
-    @property
-    def main_port(self) -> int:  # type: ignore[override]
-        return self.port
-
-    @property
-    def data_dir(self) -> Path:
-        return self.context.home / "registry"
+    default_port = PORT
 
     @property
     def url(self) -> str:
