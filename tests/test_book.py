@@ -12,6 +12,8 @@ from kafkacourse.course import book
 from kafkacourse.course.cli import notebook_env
 from kafkacourse.course.toc import contents
 
+pytestmark = pytest.mark.slow  # executes whole notebooks: left out of `./course test --fast`
+
 REPO = Path(__file__).resolve().parents[1]
 LESSON = Path("notebooks/day1/00-check-your-setup.ipynb")
 

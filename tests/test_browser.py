@@ -40,9 +40,9 @@ LESSON = "notebooks/day1/00-check-your-setup.ipynb"
 LAB = "labs/day1/08-lab-cli-produce-consume.ipynb"
 COPIED = ("notebooks", "labs", "solutions", "START.ipynb")
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not CHROMIUM.exists() and not os.environ.get("CI"),
-    reason="Debian's chromium is not installed (`./course test` installs it when run as root)")
+    reason="Debian's chromium is not installed (`./course test` installs it when run as root)")]
 
 
 def free_port() -> int:

@@ -22,6 +22,8 @@ import kafkacourse as kc
 from kafkacourse.course import day1_lab
 from kafkacourse.course.labs import LabCheckFailed
 
+pytestmark = pytest.mark.slow  # executes whole notebooks: left out of `./course test --fast`
+
 REPO = Path(__file__).resolve().parents[1]
 ORDERS = [("alice", "pizza"), ("dave", "curry"), ("carol", "tacos"),
           ("alice", "salad"), ("carol", "ramen"), ("alice", "soup")]

@@ -20,6 +20,8 @@ import nbformat
 import pytest
 from test_labs import error_of, execute  # the Day 1 lab test's helpers: run a notebook, read a cell's error
 
+pytestmark = pytest.mark.slow  # executes whole notebooks: left out of `./course test --fast`
+
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "labs" / "day2" / "07-lab-order-api-idempotency.ipynb"
 SOLUTION = REPO / "solutions" / "day2" / "07-solution-order-api-idempotency.ipynb"

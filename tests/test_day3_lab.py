@@ -19,6 +19,8 @@ from test_labs import error_of, execute
 
 from courseapps.day3.inventory_lab import CHECKS, InventoryLab
 
+pytestmark = pytest.mark.slow  # executes whole notebooks: left out of `./course test --fast`
+
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "day3" / "08-solution-inventory-consumer.ipynb"
 LAB = REPO / "labs" / "day3" / "08-lab-inventory-consumer.ipynb"
