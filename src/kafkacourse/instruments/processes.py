@@ -22,11 +22,32 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+_HANDED_OUT: set[int] = set()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, and that this process has not handed out before.
+
+    The port is free when returned, not reserved: give it to one service (``--port``) and let that service bind
+    it. Never handing out the same port twice keeps two services started side by side from getting the same one
+    (the OS may return a port just released). Wait for the service's "listening" line, not an earlier one:
+    uvicorn prints "Application startup complete" *before* it binds its port.
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 class ServiceDied(RuntimeError):

@@ -9,7 +9,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from ..instruments.rebalance import TP, AssignmentRecorder
+from ..instruments.rebalance import _CALLBACKS, TP, AssignmentRecorder
 
 
 def plot_timelines(recorders: Sequence[AssignmentRecorder], width: float = 10.0) -> Figure:
