@@ -56,4 +56,4 @@ def test_cli_passes_unknown_options_to_pytest_and_refuses_them_elsewhere():
     from kafkacourse.course import cli
     with pytest.raises(SystemExit):
         cli.main(["status", "--bogus"])
-    assert cli.main(["test", "--collect-only", "-q", "tests/test_toc.py"]) == 0
+    assert cli.main(["test", "--collect-only", "-q", "tests/test_naming.py"]) == 0
