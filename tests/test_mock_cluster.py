@@ -33,8 +33,8 @@ def test_bad_broker_count_is_refused():
 
 def test_the_mock_hands_aborted_records_to_read_committed_the_broker_does_not(cluster, make_topic):
     with MockCluster() as mock:
-        on_mock = transaction_outcome(mock.config(), "tx")
-    on_broker = transaction_outcome(cluster.config(), make_topic(1))
+        on_mock = transaction_outcome(mock.cluster(), "tx")
+    on_broker = transaction_outcome(cluster, make_topic(1))
     everything = ["aborted-0", "aborted-1", "aborted-2", "committed-0", "committed-1"]
     assert on_broker == {"read_committed": everything[3:], "read_uncommitted": everything}
     assert on_mock == {"read_committed": everything, "read_uncommitted": everything}

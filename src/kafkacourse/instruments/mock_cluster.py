@@ -18,11 +18,10 @@ read: on a real broker read_committed skips the aborted records; on the mock it 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Producer
 
 __all__ = ["MockCluster", "transaction_outcome"]
 
@@ -52,6 +51,12 @@ class MockCluster:
             raise RuntimeError("this MockCluster is closed")
         return {"bootstrap.servers": self.bootstrap_servers, **overrides}
 
+    def cluster(self) -> Any:
+        """A :class:`kafkacourse.Cluster` on these mock brokers (no registry), for the course's helpers."""
+        from kafkacourse.cluster import Cluster
+
+        return Cluster(self.config()["bootstrap.servers"], schema_registry_url="")
+
     def close(self) -> None:
         if self._holder is not None:
             self._holder.flush(1)
@@ -64,12 +69,12 @@ class MockCluster:
         self.close()
 
 
-def transaction_outcome(config: dict[str, Any], topic: str, aborted: int = 3, committed: int = 2,
+def transaction_outcome(cluster: Any, topic: str, aborted: int = 3, committed: int = 2,
                         timeout: float = 20.0) -> dict[str, list[str]]:
     """Produce `aborted` records in a transaction that aborts, then `committed` in one that commits (partition
-    0 of `topic`), and read partition 0 back with both isolation levels: ``{"read_committed": [values...],
-    "read_uncommitted": [values...]}``. `config` is a client config (bootstrap.servers, ...)."""
-    producer = Producer({**config, "transactional.id": f"tx-{uuid.uuid4().hex[:8]}", "logger": _quiet("tx")})
+    0 of `topic`), and read the topic back with both isolation levels (``Cluster.messages``): ``{"read_committed":
+    [values...], "read_uncommitted": [values...]}``. `cluster` is a Cluster (``kc.connect()``, ``mock.cluster()``)."""
+    producer = cluster.producer({"transactional.id": f"tx-{uuid.uuid4().hex[:8]}", "logger": _quiet("tx")})
     try:
         producer.init_transactions(timeout)
         for outcome, count in (("aborted", aborted), ("committed", committed)):
@@ -83,27 +88,6 @@ def transaction_outcome(config: dict[str, Any], topic: str, aborted: int = 3, co
                 producer.commit_transaction(timeout)
     finally:
         producer.flush(5)
-    seen: dict[str, list[str]] = {}
-    for isolation in ("read_committed", "read_uncommitted"):
-        consumer = Consumer({**config, "group.id": f"g-{uuid.uuid4().hex[:8]}", "isolation.level": isolation,
-                             "enable.partition.eof": True, "enable.auto.commit": False,
-                             "logger": _quiet("tx-reader")})
-        values: list[str] = []
-        try:
-            consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-            deadline = time.monotonic() + timeout
-            while True:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{topic}[0] not read to its end within {timeout:.0f} s ({isolation})")
-                msg = consumer.poll(0.2)
-                if msg is None:
-                    continue
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        break
-                    raise KafkaException(msg.error())
-                values.append(msg.value().decode())
-        finally:
-            consumer.close()
-        seen[isolation] = values
-    return seen
+    return {isolation: [m.value().decode() for m in cluster.messages(topic, isolation_level=isolation, timeout=timeout,
+                                                                     logger=_quiet("tx-reader"))]
+            for isolation in ("read_committed", "read_uncommitted")}
