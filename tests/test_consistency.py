@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import yaml
@@ -25,6 +26,12 @@ def test_compose_runs_the_pinned_kafka_version_everywhere():
     images = {name: svc["image"] for name, svc in COMPOSE["services"].items() if name.startswith("kafka")}
     assert set(images) == {"kafka", "kafka-1", "kafka-2", "kafka-3", "kafka-dr", "kafka-secure", "kafka-secure-users"}
     assert set(images.values()) == {f"apache/kafka:{runtime.versions().kafka}"}
+
+
+def test_the_streams_app_builds_against_the_stacks_kafka_version():
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    pom = ET.parse(runtime.STREAMS_PROJECT / "pom.xml").getroot()
+    assert pom.find("m:properties/m:kafka.version", ns).text == runtime.versions().kafka
 
 
 SINGLE, CLUSTER = profiles.get("single", offset=0), profiles.get("cluster", offset=0)

@@ -6,5 +6,8 @@ One module per concept, imported where a lesson needs it (``from kafkacourse.ins
 ``producers`` (producer latency probes, setting sweeps, numbered streams), ``load`` (concurrent HTTP load),
 ``latency`` (latency distributions), ``aio`` (asyncio producer bridge), ``naming`` (topic and event-type
 lint), ``schemas`` (the repo's schema files, registered schema-first), ``evolution`` (the live compatibility
-matrix), ``offsets`` (high watermark vs last stable offset, lag to each).
+matrix), ``offsets`` (high watermark vs last stable offset, lag to each), ``processes`` (services, and JVM services, as
+real child processes), ``windows`` (event-time windowed counts in Python), ``streams`` (the course's Kafka
+Streams app as a JVM process, its internal topics, its cleanup), ``mock_cluster`` (librdkafka's mock cluster),
+``contracts`` (pact message contracts), ``testing`` (run a pytest file, read back its outcomes).
 """

@@ -14,6 +14,10 @@ service, processor or API that a lesson SIGKILLs, SIGTERMs or restarts runs thro
 The process's stdout and stderr go to a log file (``worker.log()`` reads it), never into the notebook. The
 service is started with this interpreter and this environment (plus ``env``), unbuffered, so its lines reach
 the log as it prints them. Used as a context manager, a still-running process is killed on exit.
+
+A JVM service (Day 4's Kafka Streams app) runs the same way, as a `java` child of its own:
+
+>>> app = ServiceProcess.java("io.github.kafkacourse.streams.OrderStreams", *args, classpath=cp).start()
 """
 
 from __future__ import annotations
@@ -71,6 +75,21 @@ class ServiceProcess:
         self.starts = 0
         self._proc: subprocess.Popen | None = None
         self._log_offset = 0  # where the current run's lines begin in the (appended) log
+        self._argv: list[str] | None = None  # set by java(): the command instead of `python -m module`
+
+    @classmethod
+    def java(cls, main_class: str, *args: str, classpath: str, jvm_options: tuple[str, ...] = ("-Xmx256m",),
+             env: dict[str, str] | None = None, name: str | None = None,
+             log_dir: Path | None = None) -> "ServiceProcess":
+        """``java -cp <classpath> <jvm_options> <main_class> <args>`` as the child process (the stack's Java 17+).
+
+        The `java` binary itself is the child, so kill() SIGKILLs the JVM, not a wrapper shell.
+        """
+        from kafkacourse.stack.runtime import java_executable
+
+        service = cls(main_class, *args, env=env, name=name or main_class.rsplit(".", 1)[-1], log_dir=log_dir)
+        service._argv = [java_executable(), *jvm_options, "-cp", classpath, main_class, *service.args]
+        return service
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> "ServiceProcess":
@@ -81,7 +100,8 @@ class ServiceProcess:
         self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         with open(self.log_file, "ab") as log:
-            self._proc = subprocess.Popen([sys.executable, "-m", self.module, *self.args], stdout=log,
+            argv = self._argv or [sys.executable, "-m", self.module, *self.args]
+            self._proc = subprocess.Popen(argv, stdout=log,
                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         self.starts += 1
         return self

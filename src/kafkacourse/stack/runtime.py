@@ -154,3 +154,56 @@ def maven_error_summary(output: str, max_lines: int = 12) -> str:
     lines = [line for line in output.splitlines() if "[ERROR]" in line and line.strip() != "[ERROR]"]
     lines = lines or output.strip().splitlines()
     return "\n".join(lines[:max_lines])
+
+
+STREAMS_PROJECT = RESOURCES / "streams"
+STREAMS_MAIN = "io.github.kafkacourse.streams.OrderStreams"
+
+
+def _streams_sources_digest() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in STREAMS_PROJECT.rglob("*") if p.is_file() and "target" not in p.parts):
+        digest.update(str(path.relative_to(STREAMS_PROJECT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def streams_app_home() -> Path:
+    """Where the course's Kafka Streams app is built: home()/jars/streams-app-<kafka version>."""
+    return home() / "jars" / f"streams-app-{versions().kafka}"
+
+
+def streams_app_classpath(progress=print) -> str:
+    """The classpath of the course's Kafka Streams app (stack/streams/), compiled by Maven once per source change.
+
+    The jar, its dependencies (kafka-streams 4.3.1, …) and Maven's build folder all live in home()/jars; a
+    `.complete` file there records the digest of the sources it was built from, so an edited topology is rebuilt
+    on the next call and an unchanged one never is. Run it with ``java -cp <classpath> {STREAMS_MAIN}``.
+    """
+    target = streams_app_home()
+    marker = target / ".complete"
+    digest = _streams_sources_digest()
+    if not (marker.exists() and marker.read_text().strip() == digest and (target / "course-streams.jar").exists()):
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise MavenError(f"Maven is needed once, to build the course's Kafka Streams app, and `mvn` is not on "
+                             f"PATH. {INSTALL_MAVEN_HINT}")
+        java = java_executable()
+        progress(f"Building the Kafka Streams app (kafka-streams {versions().kafka}) with Maven (once)…")
+        shutil.rmtree(target, ignore_errors=True)  # copy-dependencies adds jars, never removes a stale one
+        env = dict(os.environ, JAVA_HOME=str(Path(java).resolve().parent.parent))
+        out = subprocess.run(
+            [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(STREAMS_PROJECT / "pom.xml"),
+             f"-Dcourse.cache={home() / 'jars'}", f"-Dkafka.version={versions().kafka}", "package"],
+            capture_output=True, text=True, env=env, cwd=STREAMS_PROJECT,
+        )
+        if out.returncode != 0:
+            raise MavenError("Maven could not build the Kafka Streams app:\n" + maven_error_summary(out.stdout + out.stderr))
+        if not (target / "course-streams.jar").exists() or not any((target / "libs").glob("kafka-streams-*.jar")):
+            raise MavenError(f"Maven finished but {target} holds no course-streams.jar and kafka-streams jar. Delete "
+                             f"{target} and try again.\n" + maven_error_summary(out.stdout + out.stderr))
+        marker.write_text(digest)
+        progress("Kafka Streams app ready.")
+    return os.pathsep.join([str(target / "course-streams.jar"), str(target / "libs" / "*")])
