@@ -8,6 +8,7 @@ from kafkacourse.course import cli
 from kafkacourse.stack import LocalStack
 
 
+@pytest.mark.slow
 def test_profile_up_status_logs_down_reset(scratch_home, port_offset, capsys):
     stack = LocalStack(profile="dr")
     assert cli.main(["up", "--profile", "dr"]) == 0

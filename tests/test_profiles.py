@@ -66,6 +66,7 @@ def test_new_cluster_ids_never_start_with_a_dash():
     assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)
 
 
+@pytest.mark.slow
 def test_an_id_starting_with_a_dash_formats_and_a_stored_one_is_repaired(scratch_home, port_offset):
     stack = LocalStack()
     node = stack.broker(1)
@@ -89,6 +90,7 @@ def test_an_id_starting_with_a_dash_formats_and_a_stored_one_is_repaired(scratch
         stack.reset(progress=lambda _msg: None)
 
 
+@pytest.mark.slow
 def test_up_down_status_iterate_the_profiles_services(scratch_home, port_offset):
     stack = LocalStack()
     names = [svc.name for svc in stack.services()]
@@ -106,6 +108,7 @@ def test_up_down_status_iterate_the_profiles_services(scratch_home, port_offset)
     assert (scratch_home / "registry").exists() and stack.root.exists(), "down keeps every service's data"
 
 
+@pytest.mark.slow
 def test_the_dr_profile_is_a_second_independent_cluster(cluster):
     dr = kc.connect(profile="dr")
     assert dr.bootstrap_servers == profiles.get("dr").bootstrap_servers != cluster.bootstrap_servers

@@ -129,3 +129,21 @@ def test_the_secure_profile_through_a_properties_file(secure, monkeypatch, tmp_p
     assert remote.registry_config() == {"url": secure.schema_registry_url, "basic.auth.user.info": "carol:unused"}
     assert remote.config()["ssl.certificate.location"].endswith("carol.pem")
     assert remote.brokers().broker.tolist() == [1]
+
+
+def test_the_java_tools_connect_as_a_principal_through_tool_config(secure, secure_topic):
+    import subprocess
+    from pathlib import Path
+
+    acls = Path(__file__).resolve().parents[1] / "bin" / "kafka-acls.sh"
+    _allow_write(secure, secure_topic, "alice")
+    for who, listed in (("admin", True), ("bob", False)):
+        out = subprocess.run([str(acls), "--bootstrap-server", secure.as_principal(who).bootstrap_servers,
+                              "--command-config", str(secure.stack.tool_config(who)), "--list", "--topic", secure_topic],
+                             capture_output=True, text=True, timeout=120)
+        assert ("User:alice" in out.stdout) is listed, (who, out.stdout, out.stderr[-500:])
+    topics = Path(acls).with_name("kafka-topics.sh")
+    out = subprocess.run([str(topics), "--bootstrap-server", secure.as_principal("carol").bootstrap_servers,
+                          "--command-config", str(secure.stack.tool_config("carol")), "--list"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and secure_topic not in out.stdout.split(), "carol (mTLS) connects, sees no topic"

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..stack import (SERVICES, LocalStack, StackError, all_services, all_stacks, down_everything, profiles,
                     running_services, running_stacks)
+from ..stack.local import stop_brokers
 from .progress import Steps
 from .toc import HOME
 
@@ -56,13 +57,17 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    if args.profile or args.brokers != 1 or args.with_services:
-        stack = _stack(args)
-        stack.down(registry=args.profile is None and args.brokers == 1 or "registry" in args.with_services)
-        print(f"Stopped the {stack.name} stack" + "".join(f", {s}" for s in args.with_services) + " (data kept).")
+    profile_named = args.profile is not None or args.brokers != 1
+    if not profile_named and not args.with_services:
+        down_everything()
+        print("The local stack is stopped: every profile and service (data kept; `kafkacourse reset` deletes it).")
         return 0
-    down_everything()
-    print("The local stack is stopped: every profile and service (data kept; `kafkacourse reset` deletes it).")
+    for service in reversed([s for s in all_services() if s.name in args.with_services]):
+        service.stop(print)
+    if profile_named:
+        stop_brokers(_stack(args).brokers, print)
+    print("Stopped " + ", ".join(([f"the {_stack(args).name} brokers"] if profile_named else []) + args.with_services)
+          + " (data kept).")
     return 0
 
 

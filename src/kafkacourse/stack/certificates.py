@@ -6,7 +6,8 @@ One folder (``<home>/stacks/secure/certs``) holds:
 * ``broker-keystore.pem`` — the broker's unencrypted PKCS#8 key, its certificate (CN=broker, SAN localhost)
   and the CA: what Kafka reads with ``ssl.keystore.type=PEM``,
 * ``<name>.pem`` / ``<name>-key.pem`` — a client certificate (CN=<name>) for mTLS
-  (``ssl.certificate.location`` / ``ssl.key.location``).
+  (``ssl.certificate.location`` / ``ssl.key.location``), and ``<name>-keystore.pem`` (key + certificate in one
+  file, for Java clients such as kafka-acls.sh: ``ssl.keystore.type=PEM``).
 
 Keys are unencrypted PKCS#8 (Kafka's PEM keystore refuses a SEC1 "EC PRIVATE KEY" and, on Java 17, encrypted
 PKCS#8); names are ``localhost`` (librdkafka does not check IP SANs). Demo material for loopback only.
@@ -90,6 +91,7 @@ def issue(folder: Path, common_name: str) -> tuple[Path, Path]:
     key_file.write_bytes(key)
     key_file.chmod(0o600)
     cert_file.write_bytes(cert)
+    (folder / f"{common_name}-keystore.pem").write_bytes(key + cert)
     return cert_file, key_file
 
 
@@ -101,6 +103,6 @@ def ensure(folder: Path, clients: list[str] | tuple[str, ...] = ()) -> Path:
         key, cert = _leaf(folder, "broker")
         (folder / "broker-keystore.pem").write_bytes(key + cert + (folder / "ca.pem").read_bytes())
     for name in clients:
-        if not (folder / f"{name}.pem").exists():
+        if not (folder / f"{name}-keystore.pem").exists():
             issue(folder, name)
     return folder

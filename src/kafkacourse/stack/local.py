@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import processes, profiles, runtime
+from . import certificates, processes, profiles, runtime
 from .errors import StackError
 from .processes import SILENT, ManagedProcess  # noqa: F401 - SILENT is imported from here by older code
 from .profiles import Node, Profile
@@ -83,6 +83,30 @@ class LocalStack:
     def client_settings(self, principal: str | None = None) -> dict[str, str]:
         """librdkafka settings for `principal` (default: the profile's), bootstrap.servers included."""
         return self.profile.client_settings(principal, self.certificates)
+
+    def tool_config(self, principal: str | None = None) -> Path:
+        """A properties file for the Java tools (``kafka-acls.sh --command-config FILE``) connecting as
+        `principal`, written next to the certificates; the same settings as the Python clients get.
+
+        >>> !kafka-acls.sh --bootstrap-server {cluster.bootstrap_servers} --command-config {stack.tool_config()} --list
+        """
+        who = self.profile.principal(principal)
+        settings = self.client_settings(who.name)
+        lines = [f"security.protocol={settings['security.protocol']}"] if "security.protocol" in settings else []
+        if "ssl.ca.location" in settings:
+            lines += ["ssl.truststore.type=PEM", f"ssl.truststore.location={settings['ssl.ca.location']}"]
+        if "sasl.mechanism" in settings:
+            lines += [f"sasl.mechanism={settings['sasl.mechanism']}",
+                      "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+                      f'username="{settings["sasl.username"]}" password="{settings["sasl.password"]}";']
+        if "ssl.certificate.location" in settings:
+            certificates.ensure(self.certificates, clients=[who.name])
+            lines += ["ssl.keystore.type=PEM", f"ssl.keystore.location={self.certificates / f'{who.name}-keystore.pem'}"]
+        folder = self.certificates or self.root
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{who.name}-tools.properties"
+        path.write_text("# Written by kafkacourse (LocalStack.tool_config) for the Java tools.\n" + "\n".join(lines) + "\n")
+        return path
 
     def services(self) -> list[Service]:
         """The brokers, then the other services, in start order."""

@@ -295,16 +295,21 @@ def all_profiles(offset: int | None = None) -> list[Profile]:
     return [get(name, offset) for name in NAMES]
 
 
-SCRATCH_OFFSETS = (10000, -1000, -2000, -3000, -4000, -5000, -6000)
+# Whole thousands: the stacks of two such offsets never share a port (profiles span 9092–9696, services
+# 8081–9090 and 55432), and every shifted port stays within 1024–65535.
+SCRATCH_OFFSETS = tuple(range(1000, 10001, 1000)) + tuple(range(-1000, -7001, -1000))
 
 
 def free_offset(extra_ports: tuple[int, ...] = (8081, 8083, 8085, 9090, 55432),
                 candidates: tuple[int, ...] = SCRATCH_OFFSETS) -> int:
-    """A port offset at which every profile's ports (and the services' `extra_ports`) are free right now:
-    for scratch stacks in tests and benchmarks, beside the course's own. ValueError when none is."""
+    """A port offset at which every profile's ports (and the services' `extra_ports`) are free right now, picked
+    at random among the candidates (test runs in parallel rarely pick the same one): for scratch stacks in tests
+    and benchmarks, beside the course's own. ValueError when none is free."""
+    import random
+
     from .processes import port_is_free
 
-    for offset in candidates:
+    for offset in random.sample(candidates, len(candidates)):
         ports = [port + offset for port in extra_ports]
         ports += [port for profile in all_profiles(offset) for node in profile.nodes for port in node.ports]
         if all(0 < port < 65536 and port_is_free(port) for port in ports):
