@@ -6,5 +6,6 @@ One module per concept, imported where a lesson needs it (``from kafkacourse.ins
 ``producers`` (producer latency probes, setting sweeps, numbered streams), ``load`` (concurrent HTTP load),
 ``latency`` (latency distributions), ``aio`` (asyncio producer bridge), ``naming`` (topic and event-type
 lint), ``schemas`` (the repo's schema files, registered schema-first), ``evolution`` (the live compatibility
-matrix), ``offsets`` (high watermark vs last stable offset, lag to each).
+matrix), ``offsets`` (high watermark vs last stable offset, lag to each), ``security`` (clients tried as
+a principal, refusals as rows; SCRAM users, ACLs, certificates: Day 5).
 """
