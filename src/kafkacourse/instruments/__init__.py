@@ -9,5 +9,6 @@ lint), ``schemas`` (the repo's schema files, registered schema-first), ``evoluti
 matrix), ``offsets`` (high watermark vs last stable offset, lag to each), ``processes`` (services, and JVM services, as
 real child processes), ``windows`` (event-time windowed counts in Python), ``streams`` (the course's Kafka
 Streams app as a JVM process, its internal topics, its cleanup), ``mock_cluster`` (librdkafka's mock cluster),
-``contracts`` (pact message contracts), ``testing`` (run a pytest file, read back its outcomes).
+``contracts`` (pact message contracts), ``testing`` (run a pytest file, read back its outcomes),
+``security`` (clients tried as a principal, refusals as rows; SCRAM users, ACLs, certificates: Day 5).
 """

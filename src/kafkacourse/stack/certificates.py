@@ -43,9 +43,11 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _validity(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
+def _validity(builder: x509.CertificateBuilder, not_before: dt.datetime | None = None,
+              not_after: dt.datetime | None = None) -> x509.CertificateBuilder:
     now = dt.datetime.now(dt.timezone.utc)
-    return builder.not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=VALID_DAYS))
+    return (builder.not_valid_before(not_before or now - dt.timedelta(minutes=5))
+            .not_valid_after(not_after or now + dt.timedelta(days=VALID_DAYS)))
 
 
 def make_ca(folder: Path, common_name: str = "Kafka course CA") -> None:
@@ -70,28 +72,41 @@ def _load_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
     return cert, key  # type: ignore[return-value]
 
 
-def _leaf(folder: Path, common_name: str) -> tuple[bytes, bytes]:
+def _leaf(folder: Path, common_name: str, subject: x509.Name | None = None,
+          dns_names: tuple[str, ...] = ("localhost",), not_before: dt.datetime | None = None,
+          not_after: dt.datetime | None = None) -> tuple[bytes, bytes]:
     ca_cert, ca_key = _load_ca(folder)
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (_validity(x509.CertificateBuilder())
-            .subject_name(_name(common_name)).issuer_name(ca_cert.subject)
+    cert = (_validity(x509.CertificateBuilder(), not_before, not_after)
+            .subject_name(subject or _name(common_name)).issuer_name(ca_cert.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
                            critical=False)
             .sign(ca_key, hashes.SHA256()))
     return _key_pem(key), _cert_pem(cert)
 
 
-def issue(folder: Path, common_name: str) -> tuple[Path, Path]:
-    """A client certificate for `common_name`, signed by the CA in `folder`: (<name>.pem, <name>-key.pem)."""
-    key, cert = _leaf(folder, common_name)
-    key_file, cert_file = folder / f"{common_name}-key.pem", folder / f"{common_name}.pem"
+def issue(folder: Path, common_name: str, *, into: Path | None = None, subject: x509.Name | None = None,
+          dns_names: tuple[str, ...] = ("localhost",), not_before: dt.datetime | None = None,
+          not_after: dt.datetime | None = None) -> tuple[Path, Path]:
+    """A client certificate for `common_name`, signed by the CA in `folder`: (<name>.pem, <name>-key.pem).
+
+    Written `into` another folder when given (a lesson's own certificates stay out of the course's folder);
+    `subject` replaces the plain ``CN=<common_name>``; `dns_names` are its SANs (default ``localhost``);
+    `not_before` / `not_after` (timezone-aware) its validity (default: 5 minutes ago until 825 days on).
+
+    >>> certificates.issue(ca_folder, "old", into=tmp, not_after=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1))
+    """
+    into = into or folder
+    into.mkdir(parents=True, exist_ok=True)
+    key, cert = _leaf(folder, common_name, subject, tuple(dns_names), not_before, not_after)
+    key_file, cert_file = into / f"{common_name}-key.pem", into / f"{common_name}.pem"
     key_file.write_bytes(key)
     key_file.chmod(0o600)
     cert_file.write_bytes(cert)
-    (folder / f"{common_name}-keystore.pem").write_bytes(key + cert)
+    (into / f"{common_name}-keystore.pem").write_bytes(key + cert)
     return cert_file, key_file
 
 
