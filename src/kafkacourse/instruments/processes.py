@@ -9,6 +9,7 @@ service, processor or API that a lesson SIGKILLs, SIGTERMs or restarts runs thro
 >>> worker.kill()                        # SIGKILL: no finally, no commit, no LeaveGroup
 >>> worker.restart().wait_for("assigned")
 >>> worker.terminate()                   # SIGTERM: the service's own shutdown path; returns its exit code
+>>> worker.events()                      # the JSON lines it printed, parsed (its structured events)
 
 The process's stdout and stderr go to a log file (``worker.log()`` reads it), never into the notebook. The
 service is started with this interpreter and this environment (plus ``env``), unbuffered, so its lines reach
@@ -17,6 +18,7 @@ the log as it prints them. Used as a context manager, a still-running process is
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -121,6 +123,23 @@ class ServiceProcess:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+    def events(self, this_run: bool = False) -> list[dict]:
+        """The log's JSON-object lines (a service's structured events, one per line), parsed, in order.
+
+        Other lines (tracebacks, library warnings) are skipped. Day 3's services print e.g.
+        ``{"t": 1764576000.12, "member": "w1", "event": "assigned", "partitions": [0, 1]}``.
+        """
+        found = []
+        for line in self.log(this_run=this_run).splitlines():
+            if line.startswith("{"):
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(event, dict):
+                    found.append(event)
+        return found
 
     def tail(self, lines: int = 20) -> str:
         return f"--- last lines of {self.log_file}:\n" + "\n".join(self.log().splitlines()[-lines:])
