@@ -6,5 +6,6 @@ One module per concept, imported where a lesson needs it (``from kafkacourse.ins
 ``producers`` (producer latency probes, setting sweeps, numbered streams), ``load`` (concurrent HTTP load),
 ``latency`` (latency distributions), ``aio`` (asyncio producer bridge), ``naming`` (topic and event-type
 lint), ``schemas`` (the repo's schema files, registered schema-first), ``evolution`` (the live compatibility
-matrix).
+matrix), ``scaling`` (consumer groups and producers as processes, lag from the broker), ``perf`` (Kafka's
+perf tools parsed, and the same measurements from Python).
 """
