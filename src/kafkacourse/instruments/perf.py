@@ -158,8 +158,8 @@ def python_consume(cluster: "Cluster", topic: str, num_records: int, batch: int 
 
     `batch` 0: one ``poll()`` per record; `batch` N: ``consume(num_messages=N)``. `touch` also reads each
     record's value (``msg.value()``, a bytes object, and its length), as ConsumerPerformance counts bytes.
-    Partitions are assigned directly (no group join) and the clock starts at the first record, as
-    ConsumerPerformance's fetch rate leaves its join time out. `settings` / overrides are librdkafka settings.
+    Partitions are assigned directly (no group join) and the clock starts right after ``assign()``, as
+    ConsumerPerformance's fetch time starts once it has joined its group (its first fetch included). `settings` / overrides are librdkafka settings.
 
     Returns ``records``, ``seconds``, ``records_per_s``, ``thread_us`` (CPU the calling Python thread spent
     per record: the Python side of the client) and ``process_us`` (CPU of the whole process per record,
@@ -168,10 +168,10 @@ def python_consume(cluster: "Cluster", topic: str, num_records: int, batch: int 
     partitions = sorted(cluster.end_offsets(topic))
     consumer = cluster.consumer(settings=settings, **{"enable_auto_commit": False, **overrides})
     count = size = 0
-    start = thread0 = process0 = None
     deadline = time.monotonic() + timeout
     try:
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        start, thread0, process0 = time.perf_counter(), time.thread_time(), time.process_time()
         while count < num_records:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"read {count} of {num_records} records of {topic!r} in {timeout:.0f} s")
@@ -183,14 +183,12 @@ def python_consume(cluster: "Cluster", topic: str, num_records: int, batch: int 
                     if msg.error().code() == KafkaError._PARTITION_EOF:
                         continue
                     raise KafkaException(msg.error())
-                if start is None:
-                    start, thread0, process0 = time.perf_counter(), time.thread_time(), time.process_time()
                 count += 1
                 if touch:
                     size += len(msg.value())
-        seconds = time.perf_counter() - start  # type: ignore[operator]
-        thread_cpu = time.thread_time() - thread0  # type: ignore[operator]
-        process_cpu = time.process_time() - process0  # type: ignore[operator]
+        seconds = time.perf_counter() - start
+        thread_cpu = time.thread_time() - thread0
+        process_cpu = time.process_time() - process0
     finally:
         consumer.close()
     return {"records": count, "seconds": round(seconds, 3), "records_per_s": round(count / seconds),
