@@ -10,5 +10,6 @@ matrix), ``offsets`` (high watermark vs last stable offset, lag to each), ``proc
 real child processes), ``windows`` (event-time windowed counts in Python), ``streams`` (the course's Kafka
 Streams app as a JVM process, its internal topics, its cleanup), ``mock_cluster`` (librdkafka's mock cluster),
 ``contracts`` (pact message contracts), ``testing`` (run a pytest file, read back its outcomes),
-``security`` (clients tried as a principal, refusals as rows; SCRAM users, ACLs, certificates: Day 5).
+``scaling`` (consumer groups and producers as processes,
+lag from the broker), ``perf`` (Kafka's perf tools parsed, and the same measurements from Python), ``security`` (clients tried as a principal, refusals as rows; SCRAM users, ACLs, certificates: Day 5).
 """
