@@ -4,38 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-import kafkacourse as kc
 from kafkacourse import postgres
 from kafkacourse.instruments.cdc import change_events, events_from_lines, fold, wait_for_records
 
 
-@pytest.fixture
-def captured(connect_worker, cluster):
-    name = kc.unique_name("cdcfold").replace("-", "_")
-    postgres.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, v text)")
-    postgres.execute(f"INSERT INTO {name} VALUES (1, 'one'), (2, 'two')")
-    connect_worker.put_config(name, postgres.debezium_settings(
-        {"topic.prefix": name, "table.include.list": f"public.{name}", "slot.name": name}))
-    try:
-        connect_worker.wait_running(name)
-        yield name, f"{name}.public.{name}"
-    finally:
-        connect_worker.delete(name, missing_ok=True)
-        postgres.drop_replication_slot(name)
-        postgres.execute(f"DROP TABLE IF EXISTS {name}")
-        for topic in cluster.topics(name):
-            cluster.delete_topic(topic)
-
-
-def test_events_fold_back_into_the_table(captured, cluster):
-    name, topic = captured
-    postgres.execute(f"UPDATE {name} SET v = 'uno' WHERE id = 1")
+def test_events_fold_back_into_the_table(cdc, cluster):
+    name, topic = cdc  # the conftest fixture: table (id serial, name text), connector without snapshot
+    postgres.execute(f"INSERT INTO {name} (name) VALUES ('one'), ('two')")
+    postgres.execute(f"UPDATE {name} SET name = 'uno' WHERE id = 1")
     postgres.execute(f"DELETE FROM {name} WHERE id = 2")
     records = wait_for_records(cluster, topic, 5)
     events = change_events(records)
-    assert events.op.tolist() == ["r", "r", "u", "d", "tombstone"]
+    assert events.op.tolist() == ["c", "c", "u", "d", "tombstone"]
     assert events.key.tolist()[-2:] == [{"id": 2}, {"id": 2}]
-    assert fold(events) == {1: {"id": 1, "v": "uno"}}
+    assert fold(events) == {1: {"id": 1, "name": "uno"}}
     # The same values as a file sink writes them (StringConverter: the JSON text, "null" for a tombstone).
     lines = [("null" if r.value() is None else r.value().decode()) for r in records]
     assert fold(events_from_lines(lines)) == fold(events)
