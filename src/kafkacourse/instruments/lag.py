@@ -21,6 +21,7 @@ import json
 import re
 import subprocess
 import threading
+from collections import deque
 from typing import Any
 
 import pandas as pd
@@ -29,17 +30,20 @@ from ..course.tools import java_command
 
 
 class Statistics:
-    """A ``stats_cb``: keeps the latest statistics document librdkafka emitted (and how many it emitted)."""
+    """A ``stats_cb``: keeps the latest statistics document librdkafka emitted, how many it emitted, and the
+    last `keep` documents in `history` (window statistics such as ``rtt`` cover one interval each)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 120) -> None:
         self._lock = threading.Lock()
         self.latest: dict[str, Any] = {}
         self.count = 0
+        self.history: deque[dict[str, Any]] = deque(maxlen=keep)
 
     def __call__(self, stats_json: str) -> None:
         document = json.loads(stats_json)
         with self._lock:
             self.latest, self.count = document, self.count + 1
+            self.history.append(document)
 
     def partitions(self, topic: str) -> pd.DataFrame:
         """One row per partition of `topic` the client knows (librdkafka's internal partition -1 left out):
