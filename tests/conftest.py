@@ -113,3 +113,24 @@ def prometheus_server():
     from kafkacourse.stack.services.prometheus import PrometheusService
 
     return Prometheus(_started(PrometheusService).url)
+
+
+@pytest.fixture
+def cdc(connect_worker, cluster):
+    """A fresh table and a Debezium connector on it (no snapshot); connector, slot, table and topic removed after."""
+    from kafkacourse import postgres
+
+    name = kc.unique_name("cdc").replace("-", "_")
+    postgres.execute(f"CREATE TABLE {name} (id serial PRIMARY KEY, name text NOT NULL)")
+    config = postgres.debezium_settings({"topic.prefix": name, "table.include.list": f"public.{name}",
+                                         "slot.name": name, "snapshot.mode": "no_data"})
+    connect_worker.put_config(name, config)
+    try:
+        connect_worker.wait_running(name)
+        yield name, f"{name}.public.{name}"
+    finally:
+        connect_worker.delete(name, missing_ok=True)
+        postgres.drop_replication_slot(name)
+        postgres.execute(f"DROP TABLE IF EXISTS {name}")
+        if f"{name}.public.{name}" in cluster.topics(name):
+            cluster.delete_topic(f"{name}.public.{name}")

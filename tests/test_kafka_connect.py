@@ -10,40 +10,9 @@ import pytest
 
 import kafkacourse as kc
 from kafkacourse import postgres
+from kafkacourse.instruments.cdc import wait_for_records
 from kafkacourse.kafka_connect import ConnectError, KafkaConnect
 from kafkacourse.stack.services.connect import DEBEZIUM_POSTGRES
-
-
-def wait_for_records(cluster: kc.Cluster, topic: str, n: int, timeout: float = 60.0) -> list:
-    """The topic's records once it holds at least `n` (Connect creates the topic on the first event)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if topic in cluster.topics(topic):
-            records = cluster.messages(topic)
-            if len(records) >= n:
-                return records
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{topic} did not get {n} records within {timeout:.0f} s")
-        time.sleep(0.5)
-
-
-@pytest.fixture
-def cdc(connect_worker: KafkaConnect, cluster: kc.Cluster):
-    """A fresh table and a Debezium connector on it (no snapshot); connector, slot, table and topic removed after."""
-    name = kc.unique_name("cdc").replace("-", "_")
-    postgres.execute(f"CREATE TABLE {name} (id serial PRIMARY KEY, name text NOT NULL)")
-    config = postgres.debezium_settings({"topic.prefix": name, "table.include.list": f"public.{name}",
-                                         "slot.name": name, "snapshot.mode": "no_data"})
-    connect_worker.put_config(name, config)
-    try:
-        connect_worker.wait_running(name)
-        yield name, f"{name}.public.{name}"
-    finally:
-        connect_worker.delete(name, missing_ok=True)
-        postgres.drop_replication_slot(name)
-        postgres.execute(f"DROP TABLE IF EXISTS {name}")
-        if f"{name}.public.{name}" in cluster.topics(name):
-            cluster.delete_topic(f"{name}.public.{name}")
 
 
 def test_worker_lists_debezium_and_apache_kafkas_connectors(connect_worker):
