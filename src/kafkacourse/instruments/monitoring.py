@@ -16,14 +16,25 @@ from typing import Any
 from . import replication
 
 
-def brokers_not_scraped(prom: Any, profile: str) -> list[int]:
-    """Node ids of `profile`'s brokers whose exporter Prometheus does not scrape successfully right now."""
+def brokers_not_scraped(prom: Any, profile: str, discovery_s: float = 30.0) -> list[int]:
+    """Node ids of `profile`'s brokers whose exporter Prometheus does not scrape successfully right now.
+
+    A Prometheus that has just started lists its targets only after its first discovery round (Prometheus 2.42
+    hands new targets to its scrapers on a 5 s tick): this waits up to `discovery_s` s for the list to appear."""
+    deadline = time.monotonic() + discovery_s
     targets = prom.targets()
+    while (not len(targets) or "profile" not in targets) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        targets = prom.targets()
     if not len(targets) or "profile" not in targets:
         raise RuntimeError("Prometheus has no broker targets: is it the course's server (`kafkacourse up --with prometheus`)?")
     mine = targets[(targets.job == "kafka") & (targets.profile == profile)]
     if not len(mine):
         raise ValueError(f"Prometheus has no targets for the profile {profile!r}")
+    while (mine.health == "unknown").any() and time.monotonic() < deadline:  # discovered, not scraped yet
+        time.sleep(0.5)
+        targets = prom.targets()
+        mine = targets[(targets.job == "kafka") & (targets.profile == profile)]
     return sorted(int(t.node) for t in mine.itertuples() if t.health != "up")
 
 
