@@ -90,7 +90,13 @@ def topic_records(cluster: "Cluster", topic: str, timeout: float = 10.0) -> pd.D
     """
     if topic not in cluster.topics():
         return pd.DataFrame(columns=RECORD_COLUMNS)
-    return cluster.consume(topic, n=sum(cluster.end_offsets(topic).values()), timeout=timeout)
+    from ..cluster import _decode
+
+    # Partitions assigned directly (Cluster.messages): no consumer group, so no wait for a group coordinator
+    # that a broker started a moment ago may still be loading.
+    rows = [{"partition": m.partition(), "offset": m.offset(), "key": _decode(m.key()), "value": _decode(m.value()),
+             "timestamp": m.timestamp()[1]} for m in cluster.messages(topic, timeout=max(timeout, 30.0))]
+    return pd.DataFrame(rows, columns=RECORD_COLUMNS)
 
 
 class MarkerError(ValueError):
