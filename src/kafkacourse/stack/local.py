@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from .processes import SILENT, ManagedProcess  # noqa: F401 - SILENT is imported
 from .profiles import Node, Profile
 from .services import SERVICES, BrokerNode, Context, Finding, SchemaRegistry, Service, StatusRow, quiet, service
 from .services.base import Progress
-from .services.broker import brokers_answering, certificates_dir, stack_root
+from .services.broker import brokers_answering, certificates_dir, cluster_id, stack_root
 
 ProcessStatus = StatusRow  # the name older notebooks know
 
@@ -130,8 +131,13 @@ class LocalStack:
         started = time.monotonic()
         runtime.resolve_jars(progress)
         extras = [s for s in self.extras if registry or not isinstance(s, SchemaRegistry)]
-        for svc in [*self.brokers, *(s for s in extras if not s.needs_brokers)]:
-            svc.start(progress)
+        # Every start formats storage on a first run (a JVM each): side by side, a cold 3-node start saves ~6 s.
+        for root in {broker.root for broker in self.brokers}:
+            cluster_id(root)    # created once, before the nodes read it side by side
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for future in [pool.submit(svc.start, progress)
+                           for svc in [*self.brokers, *(s for s in extras if not s.needs_brokers)]]:
+                future.result()
         for broker in self.brokers:
             broker.wait_ready(timeout)
         for svc in (s for s in extras if s.needs_brokers):
