@@ -19,6 +19,7 @@ loopback (no loss, no reordering) to find a record that spans segments.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +36,12 @@ INSTALL_HINT = ("install it: run `./course` as root (it installs Debian's tcpdum
                 "`sudo apt-get install --no-install-recommends tcpdump` (elsewhere: the OS's tcpdump package)")
 PRIVILEGE_HINT = ("capturing needs root, or tcpdump with the capabilities: "
                   "`sudo setcap cap_net_raw,cap_net_admin=eip $(command -v tcpdump)`")
+
+
+# The kernel's capture buffer for tcpdump (-B, KiB): large, so that a loaded machine descheduling tcpdump for a
+# while does not make the kernel drop packets before tcpdump reads them (`dropped` counts any it did drop).
+BUFFER_KIB = 16384
+_DROPPED = re.compile(r"(\d+) packets? dropped by kernel")
 
 
 class CaptureError(RuntimeError):
@@ -74,6 +81,7 @@ class Capture:
         self._marker: socket.socket | None = None
         self._stderr: list[str] = []
         self._segments: list[tuple[float, int, int, bytes]] | None = None
+        self.dropped: int | None = None  # packets the kernel dropped before tcpdump read them (after stop())
 
     # -- start and stop ----------------------------------------------------------------------------------------
     def start(self, timeout: float = 15.0) -> Capture:
@@ -83,7 +91,7 @@ class Capture:
         self._folder = Path(tempfile.mkdtemp(prefix="kafkacourse-capture-"))
         self._marker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # see stop()
         self._marker.bind(("127.0.0.1", 0))
-        command = [tcpdump(), "-i", self.interface, "-n", "-U", "-s", "0", "--immediate-mode",
+        command = [tcpdump(), "-i", self.interface, "-n", "-U", "-s", "0", "--immediate-mode", "-B", str(BUFFER_KIB),
                    "-w", str(self._folder / "capture.pcap")]
         if os.geteuid() == 0:
             command += ["-Z", "root"]  # Debian's tcpdump drops to the user tcpdump, who may not write the file
@@ -100,7 +108,8 @@ class Capture:
                 if "listening on" in line:
                     listening.set()
 
-        threading.Thread(target=read_stderr, args=(self._process.stderr,), daemon=True).start()
+        self._reader = threading.Thread(target=read_stderr, args=(self._process.stderr,), daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + timeout
         while not listening.wait(0.05):
             if self._process.poll() is not None or time.monotonic() > deadline:
@@ -139,6 +148,9 @@ class Capture:
                 self._process.kill()
                 self._process.wait(5)
             self._process = None
+            self._reader.join(5)  # tcpdump's last lines: its packet counts
+            said = _DROPPED.search(" ".join(self._stderr))
+            self.dropped = int(said.group(1)) if said else 0
             self._segments = list(_read_pcap(path.read_bytes()))
         finally:
             self._kill()
@@ -245,16 +257,21 @@ class Capture:
 
 def _read_pcap(data: bytes) -> Iterable[tuple[float, int, int, bytes]]:
     """(timestamp, source port, destination port, payload) of each TCP segment with a payload in a pcap file
-    captured on an Ethernet-framed interface (Linux's `lo`), IPv4 or IPv6."""
+    captured on an Ethernet-framed interface (Linux's `lo`), IPv4 or IPv6. A segment seen twice (a TCP
+    retransmission, or the same packet captured twice) is kept once: same addresses, ports, sequence number."""
     import io
 
     import dpkt
 
+    seen: set[tuple] = set()
     for ts, frame in dpkt.pcap.Reader(io.BytesIO(data)):
         ip = dpkt.ethernet.Ethernet(frame).data
         tcp = getattr(ip, "data", None)
         if isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)) and isinstance(tcp, dpkt.tcp.TCP) and tcp.data:
-            yield float(ts), tcp.sport, tcp.dport, bytes(tcp.data)
+            segment = (ip.src, ip.dst, tcp.sport, tcp.dport, tcp.seq, len(tcp.data))
+            if segment not in seen:
+                seen.add(segment)
+                yield float(ts), tcp.sport, tcp.dport, bytes(tcp.data)
 
 
 # Kafka's request API keys (the ones a producer, a consumer and a login send), for kafka_requests().
