@@ -58,6 +58,18 @@ def _client() -> list[Finding]:
     return findings
 
 
+def _tcpdump() -> Finding:
+    """Day 5 captures a listener's traffic with tcpdump (instruments.capture), which needs root or capabilities."""
+    from ..instruments import capture
+
+    try:
+        found = capture.version()
+    except capture.CaptureError as exc:
+        return Finding("tcpdump (Day 5)", False, "not installed", str(exc).split(": ", 1)[-1])
+    who = "as root" if os.geteuid() == 0 else "needs root or CAP_NET_RAW + CAP_NET_ADMIN to capture"
+    return Finding("tcpdump (Day 5)", True, f"{found} ({who})")
+
+
 def _packages() -> Finding:
     needed = ["fastavro", "fastapi", "uvicorn", "nest-asyncio", "matplotlib", "pandas", "ipywidgets", "jupyterlab"]
     missing = []
@@ -85,7 +97,7 @@ def _ports_and_services() -> list[Finding]:
 
 def diagnose() -> list[Finding]:
     """Run every check and return the findings (nothing is started or changed)."""
-    return [_python(), _java(), _maven(), *_client(), _packages(), *_ports_and_services()]
+    return [_python(), _java(), _maven(), *_client(), _tcpdump(), _packages(), *_ports_and_services()]
 
 
 OK, NOT_YET = "✅ OK", "❌ NOT YET"  # the word carries the meaning where no emoji font draws the symbol
