@@ -147,3 +147,44 @@ def test_the_java_tools_connect_as_a_principal_through_tool_config(secure, secur
                           "--command-config", str(secure.stack.tool_config("carol")), "--list"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and secure_topic not in out.stdout.split(), "carol (mTLS) connects, sees no topic"
+
+
+@pytest.mark.slow
+def test_the_controller_listener_lets_only_the_broker_alter_acls(secure, tmp_path):
+    """The controller listener is mTLS: no client reaches it without a certificate of the course CA, and a
+    certificate that is not the broker's is only a principal like any other (no ALTER on the cluster). The
+    Java tools can talk to it directly (``--bootstrap-controller``, KIP-919), so this is where ACLs could leak."""
+    import subprocess
+    from pathlib import Path
+
+    acls = Path(__file__).resolve().parents[1] / "bin" / "kafka-acls.sh"
+    certs = secure.stack.certificates
+    controller = f"localhost:{secure.stack.nodes[0].controller_port}"
+    topic = kc.unique_name("test-controller-acl")
+
+    def add_acl(who: str, tls: bool) -> subprocess.CompletedProcess:
+        config = tmp_path / f"{who}.properties"
+        # A refused connection is retried until default.api.timeout.ms: short without TLS (it can only time out),
+        # long enough with it for a loaded machine.
+        timeout_ms = 30000 if tls else 8000
+        config.write_text(f"default.api.timeout.ms={timeout_ms}\nrequest.timeout.ms={timeout_ms // 2}\n" + (f"security.protocol=SSL\nssl.keystore.type=PEM\n"
+                                   f"ssl.keystore.location={certs / f'{who}-keystore.pem'}\n"
+                                   f"ssl.truststore.type=PEM\nssl.truststore.location={certs / 'ca.pem'}\n"
+                                   if tls else ""))
+        return subprocess.run([str(acls), "--bootstrap-controller", controller, "--command-config", str(config),
+                               "--add", "--allow-principal", "User:bob", "--operation", "All", "--topic", topic],
+                              capture_output=True, text=True, timeout=120)
+
+    anonymous = add_acl("anonymous", tls=False)
+    assert anonymous.returncode != 0 and "TimeoutException" in anonymous.stderr + anonymous.stdout, \
+        "a PLAINTEXT client gets no answer from the TLS controller listener"
+    carol = add_acl("carol", tls=True)
+    assert carol.returncode != 0 and "ClusterAuthorizationException" in carol.stderr + carol.stdout, (carol.stdout + carol.stderr)[-800:]
+    broker = add_acl("broker", tls=True)
+    try:
+        assert broker.returncode == 0 and "principal=User:bob" in broker.stdout, (broker.stdout + broker.stderr)[-800:]
+    finally:
+        everything = AclBindingFilter(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, None, None,
+                                      AclOperation.ANY, AclPermissionType.ANY)
+        for future in secure.admin().delete_acls([everything]).values():
+            future.result()
