@@ -68,7 +68,7 @@ def test_each_principal_connects_through_its_own_listener(secure):
 
 def test_a_principal_without_an_acl_is_refused(secure, secure_topic):
     _allow_write(secure, secure_topic, "alice")
-    bob = secure.as_principal("bob").produce(secure_topic, ["from bob"], message_timeout_ms=10000)
+    bob = secure.as_principal("bob").produce(secure_topic, ["from bob"], settings={"message.timeout.ms": 10000})
     assert "TOPIC_AUTHORIZATION_FAILED" in bob.error[0], bob.error[0]
     alice = secure.as_principal("alice").produce(secure_topic, ["from alice"])
     assert alice.error.isna().all(), "the ACL lets alice write"
@@ -76,7 +76,8 @@ def test_a_principal_without_an_acl_is_refused(secure, secure_topic):
 
 
 def test_a_client_certificate_of_the_course_ca_is_its_principal(secure, secure_topic):
-    refused = secure.as_principal("carol").produce(secure_topic, ["before the ACL"], message_timeout_ms=10000)
+    refused = secure.as_principal("carol").produce(secure_topic, ["before the ACL"],
+                                                   settings={"message.timeout.ms": 10000})
     assert "TOPIC_AUTHORIZATION_FAILED" in refused.error[0], "User:carol (the certificate's CN) has no ACL yet"
     _allow_write(secure, secure_topic, "carol")
     assert secure.as_principal("carol").produce(secure_topic, ["with the ACL"]).error.isna().all()
@@ -85,15 +86,15 @@ def test_a_client_certificate_of_the_course_ca_is_its_principal(secure, secure_t
 def test_scram_with_a_wrong_password_is_refused(secure):
     right = _client_errors(secure.as_principal("alice").config(), timeout=3)
     assert not [e for e in right if e.code() == KafkaError._AUTHENTICATION], right
-    wrong = _client_errors(secure.as_principal("alice").config({"sasl.password": "not-alices"}))
+    wrong = _client_errors(secure.as_principal("alice").config(settings={"sasl.password": "not-alices"}))
     assert wrong and wrong[0].code() == KafkaError._AUTHENTICATION, wrong
     assert "invalid credentials with SASL mechanism SCRAM-SHA-512" in wrong[0].str()
 
 
 def test_a_certificate_from_a_foreign_ca_is_refused(secure, tmp_path):
     certificates.ensure(tmp_path, clients=["carol"])  # same CN, another CA
-    foreign = secure.as_principal("carol").config({"ssl.certificate.location": str(tmp_path / "carol.pem"),
-                                                   "ssl.key.location": str(tmp_path / "carol-key.pem")})
+    foreign = secure.as_principal("carol").config(settings={"ssl.certificate.location": str(tmp_path / "carol.pem"),
+                                                            "ssl.key.location": str(tmp_path / "carol-key.pem")})
     errors = _client_errors(foreign)
     assert errors and errors[0].code() == KafkaError._TRANSPORT, errors
     assert "certificate unknown" in errors[0].str(), "the broker's TLS alert: it does not trust that CA"

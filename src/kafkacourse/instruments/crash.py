@@ -90,17 +90,19 @@ class CrashingProcessor:
         if crash_after is not None and crash_after < 1:
             raise ValueError(f"crash_after counts records processed before the crash: >= 1, not {crash_after}")
         exactly_once = self.mode == "exactly-once"
-        producer_settings: dict[str, Any] = {"error_cb": self._on_error, "logger": quiet_logger(f"processor-{self.name}", self.log), "linger_ms": 0}
+        producer_settings: dict[str, Any] = {"error_cb": self._on_error, "linger.ms": 0,
+                                             "logger": quiet_logger(f"processor-{self.name}", self.log)}
         if exactly_once:
-            producer_settings["transactional_id"] = self.transactional_id
+            producer_settings["transactional.id"] = self.transactional_id
         else:
             # Idempotence removes duplicates caused by the producer's own retries; it cannot recognise a record
             # that the application sends a second time after a restart.
-            producer_settings["enable_idempotence"] = True
-        self.producer = self.cluster.producer(**producer_settings)
-        consumer = self.cluster.consumer(self.group_id, enable_auto_commit=False, enable_partition_eof=True,
-                                         isolation_level="read_committed", fetch_wait_max_ms=50,
-                                         error_cb=self._on_error, logger=quiet_logger(f"processor-{self.name}", self.log))
+            producer_settings["enable.idempotence"] = True
+        self.producer = self.cluster.producer(settings=producer_settings)
+        consumer = self.cluster.consumer(self.group_id, settings={
+            "enable.auto.commit": False, "enable.partition.eof": True, "isolation.level": "read_committed",
+            "fetch.wait.max.ms": 50, "error_cb": self._on_error,
+            "logger": quiet_logger(f"processor-{self.name}", self.log)})
         partitions = len(self.cluster._partitions(self.input_topic))
         try:
             if exactly_once:
@@ -240,7 +242,7 @@ def run_crash_experiment(cluster: "Cluster", mode: str, records: int = 30, crash
     transactional_id = unique_name(f"crash-{short}-tx") if mode == "exactly-once" else None
     ledger = DeliveryLedger()
     try:
-        producer = cluster.producer(enable_idempotence=True, linger_ms=0)
+        producer = cluster.producer(settings={"enable.idempotence": True, "linger.ms": 0})
         for i in range(records):
             key = f"key-{i % keys}"
             producer.produce(input_topic, key=key, value=ledger.stamp(key), on_delivery=ledger.on_delivery)

@@ -20,7 +20,7 @@ Directions are ``"to_broker"`` (requests), ``"to_client"`` (responses) or ``"bot
 >>> from kafkacourse.faults import FaultProxy
 >>> cluster = kc.connect()
 >>> with FaultProxy.for_cluster(cluster) as proxy:          # listens on 9094, forwards to 9095
-...     producer = cluster.producer(bootstrap_servers=cluster.proxied_bootstrap_servers)
+...     producer = cluster.producer(settings={"bootstrap.servers": cluster.proxied_bootstrap_servers})
 ...     proxy.delay(200)                                    # +200 ms each way
 ...     proxy.drop("to_client", duration=3)                 # swallow responses for 3 s, then heal
 ...     proxy.cut(refuse_for=2)                             # reset all connections, refuse new ones for 2 s

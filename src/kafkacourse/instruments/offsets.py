@@ -119,8 +119,8 @@ def read_as_group(cluster: "Cluster", group: str, topic: str, isolation_level: s
     The end is the high watermark for ``read_uncommitted`` and the LSO for ``read_committed``; the committed
     position is the consumer's next fetch offset (past any transaction markers it has read over).
     """
-    consumer = cluster.consumer(group, enable_auto_commit=False, enable_partition_eof=True,
-                                isolation_level=isolation_level, fetch_wait_max_ms=50)
+    consumer = cluster.consumer(group, settings={"enable.auto.commit": False, "enable.partition.eof": True,
+                                                 "isolation.level": isolation_level, "fetch.wait.max.ms": 50})
     read, at_end = 0, set()
     try:
         partitions = len(cluster._partitions(topic))

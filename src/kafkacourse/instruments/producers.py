@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..cluster import quiet_logger
+from ..connection import dotted
 from .ledger import DeliveryLedger, read_into
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def round_trips(cluster: "Cluster", topic: str, n: int = 500, value: bytes = b"x
 
     >>> round_trips(cluster, topic, n=300, acks="1").latency_ms.describe()
     """
-    producer = cluster.producer(**{"linger_ms": 0, **config})
+    producer = cluster.producer(settings={"linger.ms": 0, **dotted(config)})
     rows: list[dict[str, Any]] = []
     try:
         for i in range(n):
@@ -93,8 +94,8 @@ def blast(cluster: "Cluster", topic: str, values: Sequence[bytes], per_second: f
     >>> blast(cluster, topic, order_payloads(10000), linger_ms=50)["records_per_s"]
     """
     stats: list[dict[str, Any]] = []
-    producer = cluster.producer(**{"statistics_interval_ms": 100, "stats_cb": lambda s: stats.append(json.loads(s)),
-                                   **config})
+    producer = cluster.producer(settings={"statistics.interval.ms": 100,
+                                          "stats_cb": lambda s: stats.append(json.loads(s)), **dotted(config)})
     latencies = [0.0] * len(values)
     errors = [0]
     t0 = time.perf_counter()
@@ -242,10 +243,10 @@ class NumberedStream:
         self.t0 = time.perf_counter() if t0 is None else t0
         self.flush_timeout = flush_timeout
         self.interval = 1.0 / per_second
-        settings: dict[str, Any] = {"logger": quiet_logger(f"stream-{topic}", self.log), **config}
-        if "statistics_interval_ms" in settings:
+        settings: dict[str, Any] = {"logger": quiet_logger(f"stream-{topic}", self.log), **dotted(config)}
+        if "statistics.interval.ms" in settings:
             settings["stats_cb"] = self._on_stats
-        self.producer = cluster.producer(**settings)
+        self.producer = cluster.producer(settings=settings)
         self.unflushed = 0
         self._closed = False
         self._totals: dict[str, int] = {}
@@ -399,10 +400,10 @@ def reordering_under_lost_requests(cluster: "Cluster", proxy: "FaultProxy", topi
     apply (``enable.idempotence=false``, ``max.in.flight.requests.per.connection=1000000``).
     """
     ledger = DeliveryLedger()
-    settings = {"bootstrap_servers": cluster.proxied_bootstrap_servers, "acks": "all", "linger_ms": 0,
-                "socket_timeout_ms": socket_timeout_ms, "delivery_timeout_ms": 30000,
-                "logger": quiet_logger(f"reorder-{topic}"), **config}
-    producer = cluster.producer(**settings)
+    settings = {"bootstrap.servers": cluster.proxied_bootstrap_servers, "acks": "all", "linger.ms": 0,
+                "socket.timeout.ms": socket_timeout_ms, "delivery.timeout.ms": 30000,
+                "logger": quiet_logger(f"reorder-{topic}"), **dotted(config)}
+    producer = cluster.producer(settings=settings)
     try:
         _one_key(producer, topic, ledger, before)
         _flush_or_fail(producer, f"the first {before} records through the proxy")
@@ -435,10 +436,10 @@ def duplicates_under_lost_responses(cluster: "Cluster", proxy: "FaultProxy", top
     Uses ``acks=all`` and a long ``delivery.timeout.ms`` (30 s): the retries must happen, not time out.
     """
     ledger = DeliveryLedger()
-    settings = {"bootstrap_servers": cluster.proxied_bootstrap_servers, "acks": "all",
-                "enable_idempotence": idempotence, "socket_timeout_ms": socket_timeout_ms, "linger_ms": 5,
-                "delivery_timeout_ms": 30000, "logger": quiet_logger(f"dups-{topic}"), **config}
-    producer = cluster.producer(**settings)
+    settings = {"bootstrap.servers": cluster.proxied_bootstrap_servers, "acks": "all",
+                "enable.idempotence": idempotence, "socket.timeout.ms": socket_timeout_ms, "linger.ms": 5,
+                "delivery.timeout.ms": 30000, "logger": quiet_logger(f"dups-{topic}"), **dotted(config)}
+    producer = cluster.producer(settings=settings)
     try:
         _one_key(producer, topic, ledger, before)
         _flush_or_fail(producer, f"the first {before} records through the proxy")
