@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -399,31 +399,12 @@ class Cluster:
         refuse_keywords("Cluster.messages", keywords)
         names = [topics] if isinstance(topics, str) else list(topics)
         partitions = [TopicPartition(t, p, OFFSET_BEGINNING) for t in names for p in sorted(self._partitions(t))]
-        consumer = self.consumer(settings={"enable.auto.commit": False, "enable.partition.eof": True,
-                                           "isolation.level": isolation_level,
-                                           "fetch.wait.max.ms": 50,  # at a partition's end, say so quickly
-                                           **(settings or {})})
-        at_end: set[tuple[str, int]] = set()
-        received: list[Message] = []
-        deadline = time.monotonic() + timeout
+        consumer = self.consumer(settings={**READ_TO_END, "isolation.level": isolation_level, **(settings or {})})
         try:
             consumer.assign(partitions)
-            while len(at_end) < len(partitions):
-                if time.monotonic() > deadline:
-                    missing = sorted({(tp.topic, tp.partition) for tp in partitions} - at_end)
-                    raise TimeoutError(f"partitions {missing} not read to their end in {timeout:.0f} s")
-                msg = consumer.poll(0.2)
-                if msg is None:
-                    continue
-                if msg.error():
-                    if msg.error().code() != KafkaError._PARTITION_EOF:
-                        raise KafkaException(msg.error())
-                    at_end.add((msg.topic(), msg.partition()))
-                    continue
-                received.append(msg)
+            return list(read_to_end(consumer, [(tp.topic, tp.partition) for tp in partitions], timeout))
         finally:
             consumer.close()
-        return received
 
     # -- local stack only ------------------------------------------------------------------------------------
     def _local_stack(self) -> LocalStack:
@@ -439,6 +420,42 @@ class Cluster:
     def start_broker(self, node_id: int) -> None:
         """Start a killed broker of the local stack again and wait until it answers."""
         self._local_stack().start_broker(node_id, progress=print)
+
+
+# The consumer settings read_to_end needs: an event at each partition's end, said quickly; nothing committed.
+READ_TO_END = {"enable.auto.commit": False, "enable.partition.eof": True, "fetch.wait.max.ms": 50}
+
+
+def read_to_end(consumer: Consumer, partitions: Iterable[tuple[str, int]], timeout: float = 30.0,
+                what: str = "") -> Iterator[Message]:
+    """Poll `consumer` and yield each record until every one of `partitions` ((topic, partition) pairs) is at its
+    end at the same moment. The consumer is assigned or subscribed already, with the :data:`READ_TO_END`
+    settings (``enable.partition.eof=true``); with read_committed a partition's end is its last stable offset.
+    A record on a partition that was at its end (it grew meanwhile) reopens it. A consumer error raises
+    KafkaException; TimeoutError after `timeout` s names the partitions not at their end (after `what`).
+
+    >>> consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    >>> values = [m.value() for m in read_to_end(consumer, [(topic, 0)])]
+
+    The caller may stop early (``break``, or an exception of its own, as a simulated crash does).
+    """
+    expected = set(partitions)
+    at_end: set[tuple[str, int]] = set()
+    deadline = time.monotonic() + timeout
+    while not expected <= at_end:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what + ': ' if what else ''}partitions {sorted(expected - at_end)} not read to "
+                               f"their end in {timeout:.0f} s")
+        msg = consumer.poll(0.2)
+        if msg is None:
+            continue
+        if msg.error():
+            if msg.error().code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(msg.error())
+            at_end.add((msg.topic(), msg.partition()))
+            continue
+        at_end.discard((msg.topic(), msg.partition()))
+        yield msg
 
 
 # Answers of a partition whose leadership is not settled yet (a topic created a moment ago, a leader that moved).
