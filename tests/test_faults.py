@@ -134,3 +134,25 @@ def test_stop_frees_the_ports_and_reruns_replace(cluster):
         probe.bind(("127.0.0.1", 9094))  # free again
     finally:
         probe.close()
+
+
+def test_a_port_another_process_holds_is_refused_naming_that_process():
+    """Two lessons cannot proxy one broker at once (its advertised port is fixed): the second is told who holds it."""
+    import subprocess
+    import sys
+
+    from kafkacourse.instruments.faults import ProxyPortBusyError
+
+    holder = subprocess.Popen([sys.executable, "-c", "import socket, sys, time\n"
+                               "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+                               "print(s.getsockname()[1], flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(holder.stdout.readline())
+        with pytest.raises(ProxyPortBusyError, match=rf"port {port} .* held by pid {holder.pid} \(.*python"):
+            FaultProxy([(port, port + 1)]).start(timeout=1)
+    finally:
+        holder.kill()
+        holder.wait()
+    with FaultProxy([(port, port + 1)]).start(timeout=10) as proxy:  # free again: the same port is taken
+        assert proxy.running
