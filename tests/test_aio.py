@@ -56,7 +56,7 @@ def test_the_event_loop_keeps_running_while_a_delivery_is_awaited(cluster, topic
                 await asyncio.sleep(0.005)
 
         task = asyncio.create_task(ticker())
-        async with AsyncProducer(cluster.config(linger_ms=300)) as producer:  # the report takes >= 300 ms
+        async with AsyncProducer(cluster.config(settings={"linger.ms": 300})) as producer:  # the report takes >= 300 ms
             started = time.perf_counter()
             await producer.send(topic, value=b"slow")
             waited = time.perf_counter() - started
@@ -73,7 +73,7 @@ def test_a_failed_delivery_raises_kafka_exception(cluster):
     missing = kc.unique_name("no-such-topic")  # auto.create.topics.enable=false: never delivered
 
     async def main():
-        async with AsyncProducer(cluster.config(message_timeout_ms=1500)) as producer:
+        async with AsyncProducer(cluster.config(settings={"message.timeout.ms": 1500})) as producer:
             await producer.send(missing, value=b"lost")
 
     with pytest.raises(KafkaException):
@@ -82,7 +82,7 @@ def test_a_failed_delivery_raises_kafka_exception(cluster):
 
 def test_close_flushes_records_nobody_awaited(cluster, topic):
     async def main():
-        producer = AsyncProducer(cluster.config(linger_ms=5000))  # held 5 s unless flushed
+        producer = AsyncProducer(cluster.config(settings={"linger.ms": 5000}))  # held 5 s unless flushed
         futures = [producer.produce(topic, value=f"f{i}") for i in range(5)]
         queued = len(producer)
         left = await producer.aclose()
@@ -115,7 +115,7 @@ def test_close_purges_what_it_could_not_deliver_in_time_and_is_idempotent(cluste
     missing = kc.unique_name("no-such-topic")  # never delivered: waits for the topic until message.timeout.ms
 
     async def main():
-        producer = AsyncProducer(cluster.config(message_timeout_ms=60_000))
+        producer = AsyncProducer(cluster.config(settings={"message.timeout.ms": 60_000}))
         future = producer.produce(missing, value=b"stuck")
         left = producer.close(timeout=0.5)
         again = producer.close()

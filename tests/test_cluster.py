@@ -12,15 +12,33 @@ def test_unique_names_do_not_collide():
     assert len(names) == 200 and all(n.startswith("orders-") for n in names)
 
 
-def test_config_maps_keyword_names_to_kafka_settings(cluster):
-    conf = cluster.config(group_id="g1", enable_idempotence=True, error_cb=print)
+def test_config_takes_librdkafkas_dotted_names_in_one_dict(cluster):
+    conf = cluster.config(settings={"group.id": "g1", "enable.idempotence": True, "error_cb": print})
     assert conf == {"bootstrap.servers": cluster.bootstrap_servers, "group.id": "g1",
                     "enable.idempotence": True, "error_cb": print}
+    assert cluster.config(settings={"bootstrap.servers": "elsewhere:1"})["bootstrap.servers"] == "elsewhere:1"
 
 
-def test_config_takes_librdkafkas_dotted_names(cluster):
-    conf = cluster.config({"enable.idempotence": True, "linger.ms": 5}, linger_ms=10)
-    assert conf == {"bootstrap.servers": cluster.bootstrap_servers, "enable.idempotence": True, "linger.ms": 10}
+def test_keyword_settings_are_refused_with_the_dotted_spelling(cluster, topic):
+    for call in (lambda: cluster.config(linger_ms=5), lambda: cluster.producer(linger_ms=5),
+                 lambda: cluster.produce(topic, ["x"], linger_ms=5), lambda: cluster.consume(topic, linger_ms=5),
+                 lambda: cluster.messages(topic, linger_ms=5)):
+        with pytest.raises(TypeError, match=r"settings=\{'linger.ms': 5\}, not as keywords \(linger_ms=\)"):
+            call()
+    with pytest.raises(TypeError, match=r"settings=\{'enable.auto.commit': False, 'logger': None\}"):
+        cluster.consumer("g", enable_auto_commit=False, logger=None)
+    assert topic not in {m.topic() for m in cluster.messages(topic)}, "nothing was produced"
+
+
+def test_settings_are_keyword_only_so_they_never_become_the_group_id(cluster):
+    with pytest.raises(TypeError, match="positional argument"):
+        cluster.consumer("g", {"enable.auto.commit": False})
+    with pytest.raises(TypeError, match=r"group_id is a str, not a dict .*settings=\{…\}"):
+        cluster.consumer({"enable.auto.commit": False})
+    with pytest.raises(TypeError, match="positional argument"):
+        cluster.producer({"linger.ms": 5})
+    with pytest.raises(TypeError, match="a dict of librdkafka's dotted names"):
+        cluster.config(settings=[("linger.ms", 5)])
 
 
 def test_unknown_record_shapes_are_refused_before_anything_is_sent(cluster, topic):
@@ -98,7 +116,7 @@ def test_messages_reads_every_partition_to_its_end_without_a_group(cluster, make
 
 
 def test_messages_with_read_committed_skip_an_open_transaction(cluster, topic):
-    producer = cluster.producer(transactional_id=kc.unique_name("tx"))
+    producer = cluster.producer(settings={"transactional.id": kc.unique_name("tx")})
     producer.init_transactions(30)
     producer.begin_transaction()
     producer.produce(topic, b"pending")

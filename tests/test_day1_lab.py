@@ -141,7 +141,7 @@ def orders_topic(cluster, lab):
 def commit(cluster, topic, group, offsets):
     """Commit {partition: offset} for `group`, as a consumer that read that far would have."""
     from confluent_kafka import TopicPartition
-    consumer = cluster.consumer(group, enable_auto_commit=False)
+    consumer = cluster.consumer(group, settings={"enable.auto.commit": False})
     try:
         consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
     finally:

@@ -21,9 +21,9 @@ def proxy(cluster):
 
 
 def proxied_producer(cluster, **overrides):
-    settings = {"bootstrap_servers": cluster.proxied_bootstrap_servers, "linger_ms": 0,
+    settings = {"bootstrap.servers": cluster.proxied_bootstrap_servers, "linger.ms": 0,
                 "logger": quiet_logger("test-faults"), **overrides}
-    return cluster.producer(**settings)
+    return cluster.producer(settings=settings)
 
 
 def send_one(producer, topic, value=b"x", timeout=30.0):
@@ -47,7 +47,7 @@ def test_routes_follow_the_stack(cluster):
 
 def test_produce_through_the_proxy(cluster, topic, proxy):
     reports = cluster.produce(topic, [f"v{i}" for i in range(20)],
-                              bootstrap_servers=cluster.proxied_bootstrap_servers, logger=quiet_logger("t"))
+                              settings={"bootstrap.servers": cluster.proxied_bootstrap_servers, "logger": quiet_logger("t")})
     assert reports.error.isna().all(), reports[reports.error.notna()]
     stats = proxy.stats()
     assert stats["connections"] >= 1 and stats["bytes_to_broker"] > 0 and stats["bytes_to_client"] > 0, stats
@@ -68,7 +68,7 @@ def test_delay_adds_latency(cluster, topic, proxy):
 
 
 def test_drop_makes_delivery_time_out(cluster, topic, proxy):
-    producer = proxied_producer(cluster, delivery_timeout_ms=1500)
+    producer = proxied_producer(cluster, **{"delivery.timeout.ms": 1500})
     assert send_one(producer, topic)[0] is None
     proxy.drop()
     reports = []
@@ -84,7 +84,7 @@ def test_drop_makes_delivery_time_out(cluster, topic, proxy):
 
 
 def test_heal_lets_waiting_records_through(cluster, topic, proxy):
-    producer = proxied_producer(cluster, delivery_timeout_ms=20000, socket_timeout_ms=1000)
+    producer = proxied_producer(cluster, **{"delivery.timeout.ms": 20000, "socket.timeout.ms": 1000})
     assert send_one(producer, topic)[0] is None
     proxy.drop(duration=2.0)  # heals itself after 2 s
     err, took = send_one(producer, topic, timeout=20)
@@ -134,3 +134,25 @@ def test_stop_frees_the_ports_and_reruns_replace(cluster):
         probe.bind(("127.0.0.1", 9094))  # free again
     finally:
         probe.close()
+
+
+def test_a_port_another_process_holds_is_refused_naming_that_process():
+    """Two lessons cannot proxy one broker at once (its advertised port is fixed): the second is told who holds it."""
+    import subprocess
+    import sys
+
+    from kafkacourse.instruments.faults import ProxyPortBusyError
+
+    holder = subprocess.Popen([sys.executable, "-c", "import socket, sys, time\n"
+                               "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+                               "print(s.getsockname()[1], flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(holder.stdout.readline())
+        with pytest.raises(ProxyPortBusyError, match=rf"port {port} .* held by pid {holder.pid} \(.*python"):
+            FaultProxy([(port, port + 1)]).start(timeout=1)
+    finally:
+        holder.kill()
+        holder.wait()
+    with FaultProxy([(port, port + 1)]).start(timeout=10) as proxy:  # free again: the same port is taken
+        assert proxy.running

@@ -15,8 +15,8 @@ def test_the_three_views_agree_on_an_idle_group(cluster):
     group = kc.unique_name("lag3")
     cluster.produce(topic, [(str(i), str(i)) for i in range(100)])
     stats = Statistics()
-    consumer = cluster.consumer(group, {"statistics.interval.ms": 200, "stats_cb": stats,
-                                        "enable.auto.commit": False})
+    consumer = cluster.consumer(group, settings={"statistics.interval.ms": 200, "stats_cb": stats,
+                                                 "enable.auto.commit": False})
     try:
         consumer.subscribe([topic])
         got = []

@@ -120,7 +120,7 @@ def test_an_empty_ledger_has_empty_tables():
 def test_live_round_trip_keeps_per_key_order(cluster):
     topic = cluster.create_topic(kc.unique_name("ledger-test"), partitions=3)
     ledger = DeliveryLedger()
-    producer = cluster.producer(enable_idempotence=True)
+    producer = cluster.producer(settings={"enable.idempotence": True})
     try:
         for i in range(60):
             key = f"user-{i % 6}"
@@ -131,7 +131,7 @@ def test_live_round_trip_keeps_per_key_order(cluster):
         assert sent["partition"].notna().all() and sent["offset"].notna().all() and sent["error"].isna().all()
         assert sent.groupby("key")["partition"].nunique().eq(1).all(), "a key spread over partitions"
 
-        consumer = cluster.consumer(enable_auto_commit=False)
+        consumer = cluster.consumer(settings={"enable.auto.commit": False})
         consumer.subscribe([topic])
         deadline = time.monotonic() + 30
         try:

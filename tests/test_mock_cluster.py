@@ -13,7 +13,7 @@ def test_a_producer_and_a_consumer_share_one_mock_cluster():
         producer = Producer(mock.config())
         producer.produce("t", key=b"k", value=b"v", partition=0)
         assert producer.flush(10) == 0
-        consumer = Consumer(mock.config(**{"group.id": kc.unique_name("g"), "auto.offset.reset": "earliest"}))
+        consumer = Consumer(mock.config(settings={"group.id": kc.unique_name("g"), "auto.offset.reset": "earliest"}))
         try:
             consumer.subscribe(["t"])
             msg = None

@@ -11,7 +11,7 @@ from kafkacourse.plots.offsets import plot_offsets
 
 def test_open_transaction_holds_the_lso_and_a_read_committed_group_lags_only_the_high_watermark(cluster, make_topic):
     topic = make_topic(partitions=1, prefix="test-lso")
-    producer = cluster.producer(transactional_id=kc.unique_name("test-lso-tx"))
+    producer = cluster.producer(settings={"transactional.id": kc.unique_name("test-lso-tx")})
     producer.init_transactions(30)
     producer.begin_transaction()
     for i in range(4):

@@ -112,7 +112,7 @@ def test_partition_for_matches_where_librdkafka_puts_keys(cluster, make_topic):
     topic = make_topic(6)
     keys = [f"order-{i}" for i in range(20)] + ["", "a", "ab", "abc", "abcd", "abcde"]
     for partitioner in ("consistent_random", "murmur2_random"):
-        placed = cluster.produce(topic, [(k, "v") for k in keys if k], partitioner=partitioner)
+        placed = cluster.produce(topic, [(k, "v") for k in keys if k], settings={"partitioner": partitioner})
         assert dict(zip(placed.key, placed.partition)) == {k: bench.partition_for(k, 6, partitioner) for k in keys if k}
     assert bench.murmur2(b"21") == -973932308 & 0xFFFFFFFF, "Kafka's own test vector (UtilsTest.testMurmur2)"
     with pytest.raises(ValueError):

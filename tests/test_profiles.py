@@ -20,7 +20,7 @@ def test_every_profile_runs_on_ports_of_its_own():
     assert profiles.get("cluster", offset=0).bootstrap_servers == "localhost:9192,localhost:9292,localhost:9392"
     secure = profiles.get("secure", offset=0)
     assert {l.name: (l.protocol, l.port) for l in secure.nodes[0].listeners} == {
-        "SASL_SSL": ("SASL_SSL", 9592), "CONTROLLER": ("PLAINTEXT", 9593), "SSL": ("SSL", 9594)}
+        "SASL_SSL": ("SASL_SSL", 9592), "CONTROLLER": ("SSL", 9593), "SSL": ("SSL", 9594)}
     assert profiles.get("dr", offset=0).bootstrap_servers == "localhost:9692"
 
 

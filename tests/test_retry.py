@@ -82,7 +82,7 @@ def test_router_gate_and_replay_on_the_live_broker(cluster):
         assert dlq["error.original.offset"].tolist() == ["1", "0"] and dlq["error.attempt"].tolist() == ["1", "2"]
 
         # the gate: a retry record not due yet pauses its partition and is polled again once due
-        consumer = cluster.consumer(enable_auto_commit=False)
+        consumer = cluster.consumer(settings={"enable.auto.commit": False})
         try:
             consumer.assign([TopicPartition(route.retry_topics[0], 0, 0)])
             gate, seen = DelayGate(consumer), []

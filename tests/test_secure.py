@@ -68,7 +68,7 @@ def test_each_principal_connects_through_its_own_listener(secure):
 
 def test_a_principal_without_an_acl_is_refused(secure, secure_topic):
     _allow_write(secure, secure_topic, "alice")
-    bob = secure.as_principal("bob").produce(secure_topic, ["from bob"], message_timeout_ms=10000)
+    bob = secure.as_principal("bob").produce(secure_topic, ["from bob"], settings={"message.timeout.ms": 10000})
     assert "TOPIC_AUTHORIZATION_FAILED" in bob.error[0], bob.error[0]
     alice = secure.as_principal("alice").produce(secure_topic, ["from alice"])
     assert alice.error.isna().all(), "the ACL lets alice write"
@@ -76,7 +76,8 @@ def test_a_principal_without_an_acl_is_refused(secure, secure_topic):
 
 
 def test_a_client_certificate_of_the_course_ca_is_its_principal(secure, secure_topic):
-    refused = secure.as_principal("carol").produce(secure_topic, ["before the ACL"], message_timeout_ms=10000)
+    refused = secure.as_principal("carol").produce(secure_topic, ["before the ACL"],
+                                                   settings={"message.timeout.ms": 10000})
     assert "TOPIC_AUTHORIZATION_FAILED" in refused.error[0], "User:carol (the certificate's CN) has no ACL yet"
     _allow_write(secure, secure_topic, "carol")
     assert secure.as_principal("carol").produce(secure_topic, ["with the ACL"]).error.isna().all()
@@ -85,15 +86,15 @@ def test_a_client_certificate_of_the_course_ca_is_its_principal(secure, secure_t
 def test_scram_with_a_wrong_password_is_refused(secure):
     right = _client_errors(secure.as_principal("alice").config(), timeout=3)
     assert not [e for e in right if e.code() == KafkaError._AUTHENTICATION], right
-    wrong = _client_errors(secure.as_principal("alice").config({"sasl.password": "not-alices"}))
+    wrong = _client_errors(secure.as_principal("alice").config(settings={"sasl.password": "not-alices"}))
     assert wrong and wrong[0].code() == KafkaError._AUTHENTICATION, wrong
     assert "invalid credentials with SASL mechanism SCRAM-SHA-512" in wrong[0].str()
 
 
 def test_a_certificate_from_a_foreign_ca_is_refused(secure, tmp_path):
     certificates.ensure(tmp_path, clients=["carol"])  # same CN, another CA
-    foreign = secure.as_principal("carol").config({"ssl.certificate.location": str(tmp_path / "carol.pem"),
-                                                   "ssl.key.location": str(tmp_path / "carol-key.pem")})
+    foreign = secure.as_principal("carol").config(settings={"ssl.certificate.location": str(tmp_path / "carol.pem"),
+                                                            "ssl.key.location": str(tmp_path / "carol-key.pem")})
     errors = _client_errors(foreign)
     assert errors and errors[0].code() == KafkaError._TRANSPORT, errors
     assert "certificate unknown" in errors[0].str(), "the broker's TLS alert: it does not trust that CA"
@@ -147,3 +148,44 @@ def test_the_java_tools_connect_as_a_principal_through_tool_config(secure, secur
                           "--command-config", str(secure.stack.tool_config("carol")), "--list"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and secure_topic not in out.stdout.split(), "carol (mTLS) connects, sees no topic"
+
+
+@pytest.mark.slow
+def test_the_controller_listener_lets_only_the_broker_alter_acls(secure, tmp_path):
+    """The controller listener is mTLS: no client reaches it without a certificate of the course CA, and a
+    certificate that is not the broker's is only a principal like any other (no ALTER on the cluster). The
+    Java tools can talk to it directly (``--bootstrap-controller``, KIP-919), so this is where ACLs could leak."""
+    import subprocess
+    from pathlib import Path
+
+    acls = Path(__file__).resolve().parents[1] / "bin" / "kafka-acls.sh"
+    certs = secure.stack.certificates
+    controller = f"localhost:{secure.stack.nodes[0].controller_port}"
+    topic = kc.unique_name("test-controller-acl")
+
+    def add_acl(who: str, tls: bool) -> subprocess.CompletedProcess:
+        config = tmp_path / f"{who}.properties"
+        # A refused connection is retried until default.api.timeout.ms: short without TLS (it can only time out),
+        # long enough with it for a loaded machine.
+        timeout_ms = 30000 if tls else 8000
+        config.write_text(f"default.api.timeout.ms={timeout_ms}\nrequest.timeout.ms={timeout_ms // 2}\n" + (f"security.protocol=SSL\nssl.keystore.type=PEM\n"
+                                   f"ssl.keystore.location={certs / f'{who}-keystore.pem'}\n"
+                                   f"ssl.truststore.type=PEM\nssl.truststore.location={certs / 'ca.pem'}\n"
+                                   if tls else ""))
+        return subprocess.run([str(acls), "--bootstrap-controller", controller, "--command-config", str(config),
+                               "--add", "--allow-principal", "User:bob", "--operation", "All", "--topic", topic],
+                              capture_output=True, text=True, timeout=120)
+
+    anonymous = add_acl("anonymous", tls=False)
+    assert anonymous.returncode != 0 and "TimeoutException" in anonymous.stderr + anonymous.stdout, \
+        "a PLAINTEXT client gets no answer from the TLS controller listener"
+    carol = add_acl("carol", tls=True)
+    assert carol.returncode != 0 and "ClusterAuthorizationException" in carol.stderr + carol.stdout, (carol.stdout + carol.stderr)[-800:]
+    broker = add_acl("broker", tls=True)
+    try:
+        assert broker.returncode == 0 and "principal=User:bob" in broker.stdout, (broker.stdout + broker.stderr)[-800:]
+    finally:
+        everything = AclBindingFilter(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, None, None,
+                                      AclOperation.ANY, AclPermissionType.ANY)
+        for future in secure.admin().delete_acls([everything]).values():
+            future.result()

@@ -108,7 +108,8 @@ def test_three_brokers_survive_one_kill(cluster3):
     try:
         stack.kill_broker(3)
         assert stack.status()[2].state == "stopped"
-        sent = cluster3.produce(topic, [f"m{i}" for i in range(20)], acks="all", message_timeout_ms=30000)
+        sent = cluster3.produce(topic, [f"m{i}" for i in range(20)],
+                                settings={"acks": "all", "message.timeout.ms": 30000})
         assert sent.error.isna().all(), "acks=all succeeds with 2 of 3 replicas in sync (min.insync.replicas=2)"
         stack.start_broker(3, progress=lambda _msg: None)
         deadline = time.monotonic() + 60

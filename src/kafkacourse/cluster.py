@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupTopicParti
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from .connection import (BOOTSTRAP_ENV, BIN_DIR, PYTHON_ONLY_KEYS, REGISTRY_ENV, client_config,  # noqa: F401
-                         connect)
+                         connect, refuse_keywords)
 from .stack import LocalStack, StackError
 from .stack.processes import SILENT
 from .stack.profiles import proxy_ports
@@ -46,7 +46,7 @@ class _ListHandler(logging.Handler):
 def quiet_logger(name: str, sink: list[str] | None = None) -> logging.Logger:
     """A logger for a client's ``logger=`` setting that keeps its lines in `sink` instead of printing them.
 
-    >>> lines = []; producer = cluster.producer(logger=quiet_logger("p", lines))
+    >>> lines = []; producer = cluster.producer(settings={"logger": quiet_logger("p", lines)})
     """
     logger = logging.Logger(name)  # not registered globally: gone with its client
     logger.addHandler(_ListHandler(sink if sink is not None else []))
@@ -115,14 +115,16 @@ class Cluster:
                        principal=self.stack.profile.principal(name).name)
 
     # -- clients ---------------------------------------------------------------------------------------------
-    def config(self, settings: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    def config(self, *, settings: dict[str, Any] | None = None, **keywords: Any) -> dict[str, Any]:
         """The config of a client of this cluster: its bootstrap servers and security settings, then `settings`
-        (librdkafka's dotted names), then keyword overrides (``_`` for ``.``: group_id → group.id).
+        (one dict of librdkafka's dotted names, as confluent-kafka takes them; Python settings such as
+        ``logger`` or ``stats_cb`` go in it too). Keyword settings (``linger_ms=5``) are refused with the
+        dotted spelling. Every client method of this class takes `settings` the same way.
 
-        >>> cluster.config({"enable.idempotence": True})
+        >>> cluster.config(settings={"enable.idempotence": True, "linger.ms": 5})
         """
-        return client_config({**self.client_settings, "bootstrap.servers": self.bootstrap_servers}, settings,
-                             **overrides)
+        refuse_keywords("Cluster.config", keywords)
+        return client_config({**self.client_settings, "bootstrap.servers": self.bootstrap_servers}, settings)
 
     def registry_config(self) -> dict[str, Any]:
         """The config of a confluent_kafka SchemaRegistryClient for this cluster's registry."""
@@ -132,24 +134,37 @@ class Cluster:
         """The cluster's AdminClient (one, cached). Its connection log lines (a killed broker's "Disconnected")
         go to ``admin_log`` instead of the notebook; failures still raise from the calls."""
         if self._admin is None:
-            self._admin = AdminClient(self.config(logger=quiet_logger("admin", self.admin_log)))
+            self._admin = AdminClient(self.config(settings={"logger": quiet_logger("admin", self.admin_log)}))
         return self._admin
 
-    def producer(self, settings: dict[str, Any] | None = None, **overrides: Any) -> Producer:
-        """A Producer of this cluster (as this cluster's principal); flush and close it in ``finally``."""
-        return Producer(self.config(settings, **overrides))
+    def producer(self, *, settings: dict[str, Any] | None = None, **keywords: Any) -> Producer:
+        """A Producer of this cluster (as this cluster's principal) with `settings` (librdkafka's dotted
+        names); flush and close it in ``finally``.
 
-    def consumer(self, group_id: str | None = None, settings: dict[str, Any] | None = None,
-                 **overrides: Any) -> Consumer:
-        """A consumer in `group_id` (a fresh unique group by default) that starts from the earliest offset."""
-        return Consumer(self.config({"auto.offset.reset": "earliest", "group.id": group_id or unique_name("group"),
-                                     **(settings or {})}, **overrides))
+        >>> producer = cluster.producer(settings={"enable.idempotence": True})
+        """
+        refuse_keywords("Cluster.producer", keywords)
+        return Producer(self.config(settings=settings))
+
+    def consumer(self, group_id: str | None = None, *, settings: dict[str, Any] | None = None,
+                 **keywords: Any) -> Consumer:
+        """A consumer in `group_id` (a fresh unique group by default) that starts from the earliest offset,
+        with `settings` (librdkafka's dotted names) on top; close it in ``finally``.
+
+        >>> consumer = cluster.consumer("billing", settings={"enable.auto.commit": False})
+        """
+        refuse_keywords("Cluster.consumer", keywords)
+        if group_id is not None and not isinstance(group_id, str):
+            raise TypeError(f"Cluster.consumer(group_id, *, settings=…): group_id is a str, not a "
+                            f"{type(group_id).__name__} ({group_id!r}); pass client settings as settings={{…}}")
+        return Consumer(self.config(settings={"auto.offset.reset": "earliest",
+                                              "group.id": group_id or unique_name("group"), **(settings or {})}))
 
     def wait_until_answering(self, timeout: float = 30.0) -> None:
         """Wait until metadata lists the expected number of brokers; a clear TimeoutError otherwise."""
         deadline = time.monotonic() + timeout
         seen: set[int] = set()
-        probe = AdminClient(self.config(logger=SILENT, socket_connection_setup_timeout_ms=2000))
+        probe = AdminClient(self.config(settings={"logger": SILENT, "socket.connection.setup.timeout.ms": 2000}))
         while time.monotonic() < deadline:
             try:
                 seen = set(probe.list_topics(timeout=2).brokers)
@@ -310,17 +325,18 @@ class Cluster:
         return frame
 
     # -- data ------------------------------------------------------------------------------------------------
-    def produce(self, topic: str, records: Iterable[Any], settings: dict[str, Any] | None = None,
-                **overrides: Any) -> pd.DataFrame:
+    def produce(self, topic: str, records: Iterable[Any], *, settings: dict[str, Any] | None = None,
+                **keywords: Any) -> pd.DataFrame:
         """Produce records and wait for every delivery report; one row per record.
 
         Each record is a value (str, bytes, number), a ``(key, value)`` pair, or a dict with ``key``, ``value``,
         ``partition``, ``headers``, ``timestamp``; anything else is refused before a record is sent. str values
-        are UTF-8 encoded. `settings` / overrides configure the producer. Rows: key, value, partition, offset,
+        are UTF-8 encoded. `settings` (librdkafka's dotted names) configure the producer. Rows: key, value, partition, offset,
         error (the broker's or client's error per record, e.g. TOPIC_AUTHORIZATION_FAILED), latency_ms.
         """
+        refuse_keywords("Cluster.produce", keywords)
         batch = [_record_fields(record) for record in records]  # a bad record fails before any is sent
-        producer = self.producer(settings, **overrides)
+        producer = self.producer(settings=settings)
         reports: list[dict[str, Any]] = []
 
         def on_delivery(err, msg, sent_at):  # called from flush()/poll() once the broker answered
@@ -342,14 +358,14 @@ class Cluster:
         return pd.DataFrame(reports, columns=["key", "value", "partition", "offset", "error", "latency_ms"])
 
     def consume(self, topic: str, n: int | None = None, group_id: str | None = None,
-                timeout: float = 10.0, **overrides: Any) -> pd.DataFrame:
+                timeout: float = 10.0, *, settings: dict[str, Any] | None = None, **keywords: Any) -> pd.DataFrame:
         """Read `topic` from the earliest offset until `n` records arrived or none came for `timeout` s.
 
-        Uses a fresh consumer group unless `group_id` is given, and commits nothing unless the overrides
-        ask for it. Rows: partition, offset, key, value, timestamp (ms).
+        Uses a fresh consumer group unless `group_id` is given, and commits nothing unless `settings` ask for
+        it. Rows: partition, offset, key, value, timestamp (ms).
         """
-        settings = {"enable_auto_commit": False, **overrides}
-        consumer = self.consumer(group_id=group_id, **settings)
+        refuse_keywords("Cluster.consume", keywords)
+        consumer = self.consumer(group_id, settings={"enable.auto.commit": False, **(settings or {})})
         rows: list[dict[str, Any]] = []
         try:
             consumer.subscribe([topic])
@@ -370,7 +386,7 @@ class Cluster:
         return pd.DataFrame(rows, columns=["partition", "offset", "key", "value", "timestamp"])
 
     def messages(self, topics: str | list[str], isolation_level: str = "read_committed", timeout: float = 30.0,
-                 **overrides: Any) -> list[Message]:
+                 *, settings: dict[str, Any] | None = None, **keywords: Any) -> list[Message]:
         """Every record the topics hold now, as raw confluent-kafka Messages, in partition order.
 
         Reads each partition from its start to its end (the end-of-partition event) with partitions assigned
@@ -380,33 +396,15 @@ class Cluster:
 
         >>> [m.value() for m in cluster.messages(topic)]
         """
+        refuse_keywords("Cluster.messages", keywords)
         names = [topics] if isinstance(topics, str) else list(topics)
         partitions = [TopicPartition(t, p, OFFSET_BEGINNING) for t in names for p in sorted(self._partitions(t))]
-        consumer = self.consumer(**{"enable_auto_commit": False, "enable_partition_eof": True,
-                                    "isolation_level": isolation_level,
-                                    "fetch_wait_max_ms": 50,  # at a partition's end, say so quickly
-                                    **overrides})
-        at_end: set[tuple[str, int]] = set()
-        received: list[Message] = []
-        deadline = time.monotonic() + timeout
+        consumer = self.consumer(settings={**READ_TO_END, "isolation.level": isolation_level, **(settings or {})})
         try:
             consumer.assign(partitions)
-            while len(at_end) < len(partitions):
-                if time.monotonic() > deadline:
-                    missing = sorted({(tp.topic, tp.partition) for tp in partitions} - at_end)
-                    raise TimeoutError(f"partitions {missing} not read to their end in {timeout:.0f} s")
-                msg = consumer.poll(0.2)
-                if msg is None:
-                    continue
-                if msg.error():
-                    if msg.error().code() != KafkaError._PARTITION_EOF:
-                        raise KafkaException(msg.error())
-                    at_end.add((msg.topic(), msg.partition()))
-                    continue
-                received.append(msg)
+            return list(read_to_end(consumer, [(tp.topic, tp.partition) for tp in partitions], timeout))
         finally:
             consumer.close()
-        return received
 
     # -- local stack only ------------------------------------------------------------------------------------
     def _local_stack(self) -> LocalStack:
@@ -422,6 +420,42 @@ class Cluster:
     def start_broker(self, node_id: int) -> None:
         """Start a killed broker of the local stack again and wait until it answers."""
         self._local_stack().start_broker(node_id, progress=print)
+
+
+# The consumer settings read_to_end needs: an event at each partition's end, said quickly; nothing committed.
+READ_TO_END = {"enable.auto.commit": False, "enable.partition.eof": True, "fetch.wait.max.ms": 50}
+
+
+def read_to_end(consumer: Consumer, partitions: Iterable[tuple[str, int]], timeout: float = 30.0,
+                what: str = "") -> Iterator[Message]:
+    """Poll `consumer` and yield each record until every one of `partitions` ((topic, partition) pairs) is at its
+    end at the same moment. The consumer is assigned or subscribed already, with the :data:`READ_TO_END`
+    settings (``enable.partition.eof=true``); with read_committed a partition's end is its last stable offset.
+    A record on a partition that was at its end (it grew meanwhile) reopens it. A consumer error raises
+    KafkaException; TimeoutError after `timeout` s names the partitions not at their end (after `what`).
+
+    >>> consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    >>> values = [m.value() for m in read_to_end(consumer, [(topic, 0)])]
+
+    The caller may stop early (``break``, or an exception of its own, as a simulated crash does).
+    """
+    expected = set(partitions)
+    at_end: set[tuple[str, int]] = set()
+    deadline = time.monotonic() + timeout
+    while not expected <= at_end:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what + ': ' if what else ''}partitions {sorted(expected - at_end)} not read to "
+                               f"their end in {timeout:.0f} s")
+        msg = consumer.poll(0.2)
+        if msg is None:
+            continue
+        if msg.error():
+            if msg.error().code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(msg.error())
+            at_end.add((msg.topic(), msg.partition()))
+            continue
+        at_end.discard((msg.topic(), msg.partition()))
+        yield msg
 
 
 # Answers of a partition whose leadership is not settled yet (a topic created a moment ago, a leader that moved).

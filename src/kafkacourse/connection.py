@@ -53,18 +53,33 @@ def bootstrap_env(profile: str) -> str:
     return f"KAFKA_{profile.upper()}_BOOTSTRAP_SERVERS"
 
 
-def client_config(cluster_settings: Mapping[str, Any], settings: Mapping[str, Any] | None = None,
-                  **overrides: Any) -> dict[str, Any]:
+def client_config(cluster_settings: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The config of a client of a cluster: the cluster's settings (bootstrap.servers, security.protocol,
-    sasl.*, ssl.*), then `settings` (librdkafka's dotted names), then keyword `overrides`.
-
-    Keyword names take ``_`` for ``.`` (``group_id`` → ``group.id``) except confluent-kafka's own Python
-    settings (``logger``, ``error_cb``, ``on_delivery`` …). Every client the library makes is configured here.
-    """
+    sasl.*, ssl.*), then `settings` (librdkafka's dotted names, and confluent-kafka's own Python settings such
+    as ``logger``, ``error_cb``, ``stats_cb``). Every client the library makes is configured here."""
+    if settings is not None and not isinstance(settings, Mapping):
+        raise TypeError(f"client settings are a dict of librdkafka's dotted names, e.g. {{'linger.ms': 5}}; "
+                        f"got a {type(settings).__name__}: {settings!r}")
     config: dict[str, Any] = dict(cluster_settings)
     config.update(settings or {})
-    config.update({key if key in PYTHON_ONLY_KEYS else key.replace("_", "."): value for key, value in overrides.items()})
     return config
+
+
+def dotted(keywords: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword names turned into librdkafka's dotted names (``linger_ms`` → ``linger.ms``), confluent-kafka's
+    own Python settings (``logger``, ``error_cb``, ``on_delivery`` …) kept as they are.
+
+    >>> dotted({"enable_idempotence": True, "logger": log})    # {'enable.idempotence': True, 'logger': log}
+    """
+    return {key if key in PYTHON_ONLY_KEYS else key.replace("_", "."): value for key, value in keywords.items()}
+
+
+def refuse_keywords(method: str, keywords: Mapping[str, Any]) -> None:
+    """A clear TypeError for client settings given as keywords (``linger_ms=5``): they are one dict of
+    librdkafka's dotted names (``settings={"linger.ms": 5}``), the way confluent-kafka itself takes them."""
+    if keywords:
+        raise TypeError(f"{method}() takes client settings as one dict of librdkafka's dotted names, "
+                        f"settings={dotted(keywords)!r}, not as keywords ({', '.join(f'{k}=' for k in keywords)})")
 
 
 def read_properties(path: str | Path) -> dict[str, str]:

@@ -34,6 +34,6 @@ def test_invalid_job_gets_422_and_produces_nothing(cluster, topic):
 
 
 def test_kafka_refusing_the_job_gives_503(cluster):
-    app = job_events.create_app(cluster.config(message_timeout_ms=1500), kc.unique_name("no-such-topic"))
+    app = job_events.create_app(cluster.config(settings={"message.timeout.ms": 1500}), kc.unique_name("no-such-topic"))
     with TestClient(app) as client:
         assert client.post("/jobs", json={"job_id": "j-1", "seconds": 0}).status_code == 503

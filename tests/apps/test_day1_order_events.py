@@ -46,7 +46,7 @@ def test_invalid_order_gets_422_and_produces_nothing(cluster, topic, payload):
 
 def test_kafka_refusing_the_event_gives_503(cluster):
     missing = kc.unique_name("no-such-topic")  # the brokers do not auto-create topics
-    app = order_events.create_app(cluster.config(message_timeout_ms=1500), missing)
+    app = order_events.create_app(cluster.config(settings={"message.timeout.ms": 1500}), missing)
     with TestClient(app) as client:
         response = client.post("/orders", json=ORDER)
     assert response.status_code == 503, response.text

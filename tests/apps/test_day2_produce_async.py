@@ -30,7 +30,7 @@ def test_the_answer_says_where_the_record_landed(cluster, topic, engine, options
 
 
 def test_fire_and_forget_records_wait_in_memory_until_the_shutdown_flush(cluster, topic):
-    server = kc.serve(produce_async.create_app(cluster.config(linger_ms=10_000), topic))
+    server = kc.serve(produce_async.create_app(cluster.config(settings={"linger.ms": 10_000}), topic))
     try:
         for i in range(5):
             response = httpx.post(server.url + "/orders/fire-and-forget", json={**ORDER, "order_id": f"o-{i}"})
@@ -50,7 +50,7 @@ def test_invalid_order_gets_422_and_produces_nothing(cluster, topic):
 
 
 def test_kafka_refusing_the_record_gives_503(cluster):
-    app = produce_async.create_app(cluster.config(message_timeout_ms=1500), kc.unique_name("missing"))
+    app = produce_async.create_app(cluster.config(settings={"message.timeout.ms": 1500}), kc.unique_name("missing"))
     with TestClient(app) as client:
         response = client.post("/orders", json=ORDER)
     assert response.status_code == 503 and "could not record" in response.json()["detail"]

@@ -29,8 +29,8 @@ def test_each_order_gets_201_with_its_own_place_in_the_log(cluster, topic):
 
 def test_a_full_queue_gets_503_and_the_queued_order_still_its_201(cluster, topic):
     """queue.buffering.max.messages=1 and a slow network: the second order finds the queue full."""
-    config = cluster.config(bootstrap_servers=cluster.proxied_bootstrap_servers, queue_buffering_max_messages=1,
-                            logger=quiet_logger("polled-test"))
+    config = cluster.config(settings={"bootstrap.servers": cluster.proxied_bootstrap_servers,
+                                      "queue.buffering.max.messages": 1, "logger": quiet_logger("polled-test")})
     with FaultProxy.for_cluster(cluster) as proxy, TestClient(create_app(config, topic)) as client:
         assert client.post("/orders", json=ORDER).status_code == 201  # connected, metadata known
         proxy.delay(1000)  # each chunk held 1 s: the next record stays in the queue a while

@@ -37,7 +37,8 @@ def test_invalid_order_gets_422_and_produces_nothing(cluster, topic):
 
 
 def test_kafka_refusing_the_record_gives_503(cluster):
-    app = produce_sync.create_app(cluster.config(message_timeout_ms=1500), kc.unique_name("missing"), timeout_s=5)
+    app = produce_sync.create_app(cluster.config(settings={"message.timeout.ms": 1500}), kc.unique_name("missing"),
+                                  timeout_s=5)
     with TestClient(app) as client:
         response = client.post("/orders/threadpool", json=ORDER)
     assert response.status_code == 503 and "could not record" in response.json()["detail"]

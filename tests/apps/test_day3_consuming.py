@@ -10,7 +10,7 @@ from courseapps.day3.consuming import BatchReader
 def test_batches_until_every_partition_is_at_its_end(cluster, make_topic):
     topic = make_topic(partitions=2, prefix="test-batches")
     cluster.produce(topic, [{"value": str(i), "partition": i % 2} for i in range(25)])
-    consumer = cluster.consumer(enable_auto_commit=False, enable_partition_eof=True)
+    consumer = cluster.consumer(settings={"enable.auto.commit": False, "enable.partition.eof": True})
     reader = BatchReader(consumer)
     assert not reader.at_end_of_all, "nothing assigned yet: not at the end of anything"
     partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in (0, 1)]

@@ -25,7 +25,7 @@ def downstream():
 
 def produce_numbered(cluster, topic, n, keys=3, poison_at=None):
     ledger = DeliveryLedger()
-    producer = cluster.producer(acks="all", enable_idempotence=True)
+    producer = cluster.producer(settings={"acks": "all", "enable.idempotence": True})
     try:
         for i in range(n):
             if i == poison_at:

@@ -130,7 +130,7 @@ class InventoryLab:
     def _produce(self, topic: str, records: list[tuple[str, bytes]]) -> list[tuple[int, int]]:
         """Produce (key, value) records in order; their (partition, offset), in the same order."""
         where: dict[int, tuple[int, int]] = {}
-        producer = self.cluster.producer(acks="all", enable_idempotence=True)
+        producer = self.cluster.producer(settings={"acks": "all", "enable.idempotence": True})
         try:
             for index, (key, value) in enumerate(records):
                 producer.produce(topic, key=key, value=value,

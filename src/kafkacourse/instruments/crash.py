@@ -26,14 +26,13 @@ transactional producer is abandoned mid-transaction, as a killed process leaves 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from ..cluster import quiet_logger, unique_name
+from ..cluster import READ_TO_END, quiet_logger, read_to_end, unique_name
 from .ledger import DeliveryLedger, decode_value, encode_value, read_into
 
 if TYPE_CHECKING:
@@ -90,47 +89,34 @@ class CrashingProcessor:
         if crash_after is not None and crash_after < 1:
             raise ValueError(f"crash_after counts records processed before the crash: >= 1, not {crash_after}")
         exactly_once = self.mode == "exactly-once"
-        producer_settings: dict[str, Any] = {"error_cb": self._on_error, "logger": quiet_logger(f"processor-{self.name}", self.log), "linger_ms": 0}
+        producer_settings: dict[str, Any] = {"error_cb": self._on_error, "linger.ms": 0,
+                                             "logger": quiet_logger(f"processor-{self.name}", self.log)}
         if exactly_once:
-            producer_settings["transactional_id"] = self.transactional_id
+            producer_settings["transactional.id"] = self.transactional_id
         else:
             # Idempotence removes duplicates caused by the producer's own retries; it cannot recognise a record
             # that the application sends a second time after a restart.
-            producer_settings["enable_idempotence"] = True
-        self.producer = self.cluster.producer(**producer_settings)
-        consumer = self.cluster.consumer(self.group_id, enable_auto_commit=False, enable_partition_eof=True,
-                                         isolation_level="read_committed", fetch_wait_max_ms=50,
-                                         error_cb=self._on_error, logger=quiet_logger(f"processor-{self.name}", self.log))
-        partitions = len(self.cluster._partitions(self.input_topic))
+            producer_settings["enable.idempotence"] = True
+        self.producer = self.cluster.producer(settings=producer_settings)
+        consumer = self.cluster.consumer(self.group_id, settings={
+            **READ_TO_END, "isolation.level": "read_committed", "error_cb": self._on_error,
+            "logger": quiet_logger(f"processor-{self.name}", self.log)})
+        partitions = [(self.input_topic, p) for p in self.cluster._partitions(self.input_topic)]
         try:
             if exactly_once:
                 # Registers the transactional.id, fences an older producer with the same id and aborts the
                 # transaction it left open.
                 self.producer.init_transactions(timeout)
             consumer.subscribe([self.input_topic])
-            deadline = time.monotonic() + timeout
             batch: list[Any] = []
-            at_end: set[int] = set()
-            while True:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{self.name}: input {self.input_topic!r} not read to its end in {timeout:.0f} s")
-                msg = consumer.poll(0.2)
-                if msg is None:
-                    continue
-                if msg.error():
-                    if msg.error().code() != KafkaError._PARTITION_EOF:
-                        raise KafkaException(msg.error())
-                    at_end.add(msg.partition())
-                    if len(at_end) == partitions:
-                        if batch:
-                            self._handle(batch, consumer, crash_after)
-                        return self.processed
-                    continue
-                at_end.discard(msg.partition())
+            for msg in read_to_end(consumer, partitions, timeout, what=f"{self.name}: input {self.input_topic!r}"):
                 batch.append(msg)
                 if len(batch) == self.batch_size:
                     self._handle(batch, consumer, crash_after)
                     batch = []
+            if batch:
+                self._handle(batch, consumer, crash_after)
+            return self.processed
         except Crash:
             self.crashed = True
             return self.processed
@@ -240,7 +226,7 @@ def run_crash_experiment(cluster: "Cluster", mode: str, records: int = 30, crash
     transactional_id = unique_name(f"crash-{short}-tx") if mode == "exactly-once" else None
     ledger = DeliveryLedger()
     try:
-        producer = cluster.producer(enable_idempotence=True, linger_ms=0)
+        producer = cluster.producer(settings={"enable.idempotence": True, "linger.ms": 0})
         for i in range(records):
             key = f"key-{i % keys}"
             producer.produce(input_topic, key=key, value=ledger.stamp(key), on_delivery=ledger.on_delivery)

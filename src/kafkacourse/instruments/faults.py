@@ -20,7 +20,7 @@ Directions are ``"to_broker"`` (requests), ``"to_client"`` (responses) or ``"bot
 >>> from kafkacourse.faults import FaultProxy
 >>> cluster = kc.connect()
 >>> with FaultProxy.for_cluster(cluster) as proxy:          # listens on 9094, forwards to 9095
-...     producer = cluster.producer(bootstrap_servers=cluster.proxied_bootstrap_servers)
+...     producer = cluster.producer(settings={"bootstrap.servers": cluster.proxied_bootstrap_servers})
 ...     proxy.delay(200)                                    # +200 ms each way
 ...     proxy.drop("to_client", duration=3)                 # swallow responses for 3 s, then heal
 ...     proxy.cut(refuse_for=2)                             # reset all connections, refuse new ones for 2 s
@@ -31,7 +31,13 @@ Directions are ``"to_broker"`` (requests), ``"to_client"`` (responses) or ``"bot
 
 A proxy frees its ports when it stops (``with`` block, or ``stop()``); starting a second proxy on a port this
 process already proxies stops the first one (a re-run notebook cell), and a port held by another process is
-waited for up to `timeout` seconds.
+waited for up to `timeout` seconds, then refused with a :class:`ProxyPortBusyError` that names that process.
+
+The ports are fixed, by design: a broker advertises its PROXIED listener at the proxy's port, and every client
+connects to the advertised address after bootstrapping. A proxy on some other free port would see the
+bootstrap connection only; the client would then go to the advertised port, past this proxy (to another
+lesson's proxy, or to nothing). So two lessons cannot proxy the same broker at the same moment: the second
+waits for the first, or stops with the first one's pid and command line.
 """
 
 from __future__ import annotations
@@ -57,6 +63,11 @@ DIRECTIONS: tuple[str, str] = ("to_broker", "to_client")
 CHUNK = 65536
 
 _running: dict[int, "FaultProxy"] = {}  # listen port → the proxy of this process that holds it
+
+
+class ProxyPortBusyError(OSError):
+    """A fault proxy's port is held by another process (another lesson's proxy?) after the wait; the message
+    names that process. The port cannot be swapped for a free one: brokers advertise it (module docstring)."""
 _running_lock = threading.Lock()
 
 
@@ -422,7 +433,17 @@ def _bind(route: Route, timeout: float) -> socket.socket:
             return sock
         except OSError as exc:
             sock.close()
-            if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+            if exc.errno != errno.EADDRINUSE:
                 raise OSError(exc.errno, f"cannot listen on {route.listen_host}:{route.listen_port} for the fault "
-                                         f"proxy ({exc.strerror}): another proxy holds it? Stop it, or wait") from exc
+                                         f"proxy: {exc.strerror}") from exc
+            if time.monotonic() > deadline:
+                from ..stack.processes import port_owner
+
+                owner = port_owner(route.listen_port) or "a process not visible in /proc (another user's?)"
+                raise ProxyPortBusyError(
+                    errno.EADDRINUSE,
+                    f"port {route.listen_port} (where the brokers advertise their PROXIED listener, forwarded to "
+                    f"{route.target_port}) is held by {owner}, still after {timeout:g} s. Another lesson's fault "
+                    "proxy? The proxy cannot take another port: clients connect to the advertised one. Stop that "
+                    "proxy (its notebook's cleanup cell, or the process), then run this again") from exc
             time.sleep(0.5)

@@ -9,7 +9,7 @@ the consumer itself (librdkafka's statistics), side by side.
   STATISTICS.md defines them.
 
 >>> stats = Statistics()
->>> consumer = cluster.consumer(group, {"statistics.interval.ms": 500, "stats_cb": stats})
+>>> consumer = cluster.consumer(group, settings={"statistics.interval.ms": 500, "stats_cb": stats})
 >>> ... consumer.poll(0.5) ...             # stats_cb is served from poll()
 >>> reconcile(cluster.group_offsets(group, topic), describe_group(cluster.bootstrap_servers, group), stats.lag(topic))
 """

@@ -8,7 +8,7 @@ creates topics on first use.
 
 >>> with MockCluster(num_brokers=3) as mock:
 ...     producer = Producer(mock.config())
-...     consumer = Consumer(mock.config(**{"group.id": "g", "auto.offset.reset": "earliest"}))
+...     consumer = Consumer(mock.config(settings={"group.id": "g", "auto.offset.reset": "earliest"}))
 
 :func:`transaction_outcome` runs the same transactional scenario on any cluster (3 records in an aborted
 transaction, then 2 in a committed one) and returns what a read_committed and a read_uncommitted consumer
@@ -45,11 +45,15 @@ class MockCluster:
         if len(brokers) != num_brokers:
             raise RuntimeError(f"the mock cluster reports {len(brokers)} brokers, expected {num_brokers}")
 
-    def config(self, **overrides: Any) -> dict[str, Any]:
-        """Client settings for this mock cluster (librdkafka's dotted names), plus `overrides`."""
+    def config(self, *, settings: dict[str, Any] | None = None, **keywords: Any) -> dict[str, Any]:
+        """Client settings for this mock cluster: its bootstrap.servers, then `settings` (librdkafka's dotted
+        names), as :meth:`kafkacourse.Cluster.config` takes them."""
+        from ..connection import client_config, refuse_keywords
+
+        refuse_keywords("MockCluster.config", keywords)
         if self._holder is None:
             raise RuntimeError("this MockCluster is closed")
-        return {"bootstrap.servers": self.bootstrap_servers, **overrides}
+        return client_config({"bootstrap.servers": self.bootstrap_servers}, settings)
 
     def cluster(self) -> Any:
         """A :class:`kafkacourse.Cluster` on these mock brokers (no registry), for the course's helpers."""
@@ -74,7 +78,7 @@ def transaction_outcome(cluster: Any, topic: str, aborted: int = 3, committed: i
     """Produce `aborted` records in a transaction that aborts, then `committed` in one that commits (partition
     0 of `topic`), and read the topic back with both isolation levels (``Cluster.messages``): ``{"read_committed":
     [values...], "read_uncommitted": [values...]}``. `cluster` is a Cluster (``kc.connect()``, ``mock.cluster()``)."""
-    producer = cluster.producer({"transactional.id": f"tx-{uuid.uuid4().hex[:8]}", "logger": _quiet("tx")})
+    producer = cluster.producer(settings={"transactional.id": f"tx-{uuid.uuid4().hex[:8]}", "logger": _quiet("tx")})
     try:
         producer.init_transactions(timeout)
         for outcome, count in (("aborted", aborted), ("committed", committed)):
@@ -89,5 +93,5 @@ def transaction_outcome(cluster: Any, topic: str, aborted: int = 3, committed: i
     finally:
         producer.flush(5)
     return {isolation: [m.value().decode() for m in cluster.messages(topic, isolation_level=isolation, timeout=timeout,
-                                                                     logger=_quiet("tx-reader"))]
+                                                                     settings={"logger": _quiet("tx-reader")})]
             for isolation in ("read_committed", "read_uncommitted")}

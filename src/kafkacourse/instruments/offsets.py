@@ -22,7 +22,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import TopicPartition
+
+from ..cluster import READ_TO_END, read_to_end
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -119,26 +121,11 @@ def read_as_group(cluster: "Cluster", group: str, topic: str, isolation_level: s
     The end is the high watermark for ``read_uncommitted`` and the LSO for ``read_committed``; the committed
     position is the consumer's next fetch offset (past any transaction markers it has read over).
     """
-    consumer = cluster.consumer(group, enable_auto_commit=False, enable_partition_eof=True,
-                                isolation_level=isolation_level, fetch_wait_max_ms=50)
-    read, at_end = 0, set()
+    consumer = cluster.consumer(group, settings={**READ_TO_END, "isolation.level": isolation_level})
     try:
-        partitions = len(cluster._partitions(topic))
+        partitions = [(topic, p) for p in cluster._partitions(topic)]
         consumer.subscribe([topic])
-        deadline = time.monotonic() + timeout
-        while len(at_end) < partitions:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{group!r} did not reach the end of {topic!r} in {timeout:.0f} s")
-            msg = consumer.poll(0.2)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    raise KafkaException(msg.error())
-                at_end.add(msg.partition())
-                continue
-            at_end.discard(msg.partition())
-            read += 1
+        read = sum(1 for _ in read_to_end(consumer, partitions, timeout, what=f"group {group!r}"))
         consumer.commit(offsets=consumer.position(consumer.assignment()), asynchronous=False)
     finally:
         consumer.close()

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
+from ..connection import dotted
+
 if TYPE_CHECKING:
     from ..cluster import Cluster
 
@@ -49,7 +51,7 @@ class PerfToolError(RuntimeError):
 
 
 def _props(settings: dict[str, Any] | None, overrides: dict[str, Any]) -> dict[str, str]:
-    merged = {**(settings or {}), **{k.replace("_", "."): v for k, v in overrides.items()}}
+    merged = {**(settings or {}), **dotted(overrides)}
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in merged.items()}
 
 
@@ -166,7 +168,7 @@ def python_consume(cluster: "Cluster", topic: str, num_records: int, batch: int 
     librdkafka's own fetch and parse threads included).
     """
     partitions = sorted(cluster.end_offsets(topic))
-    consumer = cluster.consumer(settings=settings, **{"enable_auto_commit": False, **overrides})
+    consumer = cluster.consumer(settings={"enable.auto.commit": False, **(settings or {}), **dotted(overrides)})
     count = size = 0
     deadline = time.monotonic() + timeout
     try:
@@ -207,8 +209,8 @@ def fetch_latency(cluster: "Cluster", topic: str, per_second: float = 200, secon
     """
     ends = cluster.end_offsets(topic)
     partitions = sorted(ends)
-    consumer = cluster.consumer(settings=settings, **{"enable_auto_commit": False, **overrides})
-    producer = cluster.producer(linger_ms=0)
+    consumer = cluster.consumer(settings={"enable.auto.commit": False, **(settings or {}), **dotted(overrides)})
+    producer = cluster.producer(settings={"linger.ms": 0})
     rows: list[dict[str, Any]] = []
     stop = threading.Event()
 

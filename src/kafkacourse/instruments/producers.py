@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..cluster import quiet_logger
+from ..connection import dotted
 from .ledger import DeliveryLedger, read_into
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def round_trips(cluster: "Cluster", topic: str, n: int = 500, value: bytes = b"x
 
     >>> round_trips(cluster, topic, n=300, acks="1").latency_ms.describe()
     """
-    producer = cluster.producer(**{"linger_ms": 0, **config})
+    producer = cluster.producer(settings={"linger.ms": 0, **dotted(config)})
     rows: list[dict[str, Any]] = []
     try:
         for i in range(n):
@@ -93,8 +94,8 @@ def blast(cluster: "Cluster", topic: str, values: Sequence[bytes], per_second: f
     >>> blast(cluster, topic, order_payloads(10000), linger_ms=50)["records_per_s"]
     """
     stats: list[dict[str, Any]] = []
-    producer = cluster.producer(**{"statistics_interval_ms": 100, "stats_cb": lambda s: stats.append(json.loads(s)),
-                                   **config})
+    producer = cluster.producer(settings={"statistics.interval.ms": 100,
+                                          "stats_cb": lambda s: stats.append(json.loads(s)), **dotted(config)})
     latencies = [0.0] * len(values)
     errors = [0]
     t0 = time.perf_counter()
@@ -149,7 +150,7 @@ def _produce_requests(stats: list[dict[str, Any]], topic: str) -> tuple[int | No
 
 def sweep(cluster: "Cluster", topic: str, grid: dict[str, Iterable[Any]], values: Sequence[bytes],
           per_second: float | None = None, **config: Any) -> pd.DataFrame:
-    """:func:`blast` once per combination of the `grid` settings (keyword names as in ``Cluster.config``);
+    """:func:`blast` once per combination of the `grid` settings (keyword names, ``_`` for ``.``);
     one row per combination: the settings, then blast's measures. `per_second` paces every run (None: as
     fast as possible); `config` applies to every run.
 
@@ -242,10 +243,10 @@ class NumberedStream:
         self.t0 = time.perf_counter() if t0 is None else t0
         self.flush_timeout = flush_timeout
         self.interval = 1.0 / per_second
-        settings: dict[str, Any] = {"logger": quiet_logger(f"stream-{topic}", self.log), **config}
-        if "statistics_interval_ms" in settings:
+        settings: dict[str, Any] = {"logger": quiet_logger(f"stream-{topic}", self.log), **dotted(config)}
+        if "statistics.interval.ms" in settings:
             settings["stats_cb"] = self._on_stats
-        self.producer = cluster.producer(**settings)
+        self.producer = cluster.producer(settings=settings)
         self.unflushed = 0
         self._closed = False
         self._totals: dict[str, int] = {}
@@ -380,6 +381,31 @@ def _flush_or_fail(producer: Any, what: str, timeout: float = 30.0) -> None:
         raise TimeoutError(f"{what} got no delivery report in {timeout:g} s")
 
 
+def _drop_then_heal(cluster: "Cluster", proxy: "FaultProxy", topic: str, settings: dict[str, Any], *,
+                    direction: str, before: int, during: int, hold_s: float, after: int = 0,
+                    what: str = "records of the experiment") -> DeliveryLedger:
+    """The frame of both fault-proxy experiments: a producer with `settings` sends `before` records of key "k"
+    through `proxy` (flushed: connection, metadata and producer id settle), the proxy drops `direction`,
+    `during` records go out one request each, `hold_s` later the proxy heals, `after` more records follow;
+    everything is flushed and the topic read back into the ledger."""
+    ledger = DeliveryLedger()
+    producer = cluster.producer(settings=settings)
+    try:
+        _one_key(producer, topic, ledger, before)
+        _flush_or_fail(producer, f"the first {before} records through the proxy")
+        proxy.drop(direction)
+        try:
+            _one_key(producer, topic, ledger, during, pause=0.05)  # > linger.ms: one ProduceRequest per record
+            time.sleep(hold_s)
+        finally:
+            proxy.heal()
+        _one_key(producer, topic, ledger, after, pause=0.05)
+        _flush_or_fail(producer, what)
+    finally:
+        producer.close()
+    return read_into(ledger, cluster, topic)
+
+
 def reordering_under_lost_requests(cluster: "Cluster", proxy: "FaultProxy", topic: str, *, before: int = 5,
                                    lost: int = 5, after: int = 5, socket_timeout_ms: int = 1000,
                                    **config: Any) -> DeliveryLedger:
@@ -395,28 +421,14 @@ def reordering_under_lost_requests(cluster: "Cluster", proxy: "FaultProxy", topi
     *behind* the `after` ones (``out_of_order_by_key`` > 0, unless ``max.in.flight.requests.per.connection=1``
     keeps the later records from being sent at all). With idempotence the broker refuses a batch whose
     sequence number skips one (OUT_OF_ORDER_SEQUENCE_NUMBER) and the client resends in order. `config` adds
-    producer settings (keyword names as in ``Cluster.config``); nothing else is set, so librdkafka's defaults
+    producer settings (keyword names, ``_`` for ``.``); nothing else is set, so librdkafka's defaults
     apply (``enable.idempotence=false``, ``max.in.flight.requests.per.connection=1000000``).
     """
-    ledger = DeliveryLedger()
-    settings = {"bootstrap_servers": cluster.proxied_bootstrap_servers, "acks": "all", "linger_ms": 0,
-                "socket_timeout_ms": socket_timeout_ms, "delivery_timeout_ms": 30000,
-                "logger": quiet_logger(f"reorder-{topic}"), **config}
-    producer = cluster.producer(**settings)
-    try:
-        _one_key(producer, topic, ledger, before)
-        _flush_or_fail(producer, f"the first {before} records through the proxy")
-        proxy.drop("to_broker")
-        try:
-            _one_key(producer, topic, ledger, lost, pause=0.05)  # > linger.ms: one ProduceRequest per record
-            time.sleep(0.2)
-        finally:
-            proxy.heal()
-        _one_key(producer, topic, ledger, after, pause=0.05)
-        _flush_or_fail(producer, "records of the experiment")
-    finally:
-        producer.close()
-    return read_into(ledger, cluster, topic)
+    settings = {"bootstrap.servers": cluster.proxied_bootstrap_servers, "acks": "all", "linger.ms": 0,
+                "socket.timeout.ms": socket_timeout_ms, "delivery.timeout.ms": 30000,
+                "logger": quiet_logger(f"reorder-{topic}"), **dotted(config)}
+    return _drop_then_heal(cluster, proxy, topic, settings, direction="to_broker", before=before, during=lost,
+                           hold_s=0.2, after=after)
 
 
 def duplicates_under_lost_responses(cluster: "Cluster", proxy: "FaultProxy", topic: str, *, idempotence: bool,
@@ -434,24 +446,11 @@ def duplicates_under_lost_responses(cluster: "Cluster", proxy: "FaultProxy", top
 
     Uses ``acks=all`` and a long ``delivery.timeout.ms`` (30 s): the retries must happen, not time out.
     """
-    ledger = DeliveryLedger()
-    settings = {"bootstrap_servers": cluster.proxied_bootstrap_servers, "acks": "all",
-                "enable_idempotence": idempotence, "socket_timeout_ms": socket_timeout_ms, "linger_ms": 5,
-                "delivery_timeout_ms": 30000, "logger": quiet_logger(f"dups-{topic}"), **config}
-    producer = cluster.producer(**settings)
-    try:
-        _one_key(producer, topic, ledger, before)
-        _flush_or_fail(producer, f"the first {before} records through the proxy")
-        proxy.drop("to_client")
-        try:
-            _one_key(producer, topic, ledger, during, pause=0.05)  # > linger.ms: one ProduceRequest per record
-            time.sleep(drop_s)
-        finally:
-            proxy.heal()
-        _flush_or_fail(producer, "records produced while the responses were dropped")
-    finally:
-        producer.close()
-    return read_into(ledger, cluster, topic)
+    settings = {"bootstrap.servers": cluster.proxied_bootstrap_servers, "acks": "all",
+                "enable.idempotence": idempotence, "socket.timeout.ms": socket_timeout_ms, "linger.ms": 5,
+                "delivery.timeout.ms": 30000, "logger": quiet_logger(f"dups-{topic}"), **dotted(config)}
+    return _drop_then_heal(cluster, proxy, topic, settings, direction="to_client", before=before, during=during,
+                           hold_s=drop_s, what="records produced while the responses were dropped")
 
 
 # -- partitioners ------------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ import pandas as pd
 from confluent_kafka import ElectionType, KafkaException, TopicPartition
 
 from ..cluster import Cluster, quiet_logger
+from ..connection import dotted
 
 LEADER = "leader"
 IN_SYNC = "in-sync follower"
@@ -267,9 +268,9 @@ class SteadyProducer:
     def __init__(self, cluster: Cluster, topic: str, per_second: int = 200, batch: int = 20,
                  t0: float | None = None, **overrides: Any) -> None:
         self.log: list[str] = []  # the client's own log lines (disconnects, retries), kept instead of printed
-        settings = {"acks": "all", "enable_idempotence": True, "linger_ms": 5,
-                    "logger": quiet_logger(f"steady-producer-{topic}", self.log), **overrides}
-        self.producer = cluster.producer(**settings)
+        settings = {"acks": "all", "enable.idempotence": True, "linger.ms": 5,
+                    "logger": quiet_logger(f"steady-producer-{topic}", self.log), **dotted(overrides)}
+        self.producer = cluster.producer(settings=settings)
         self.topic, self.batch = topic, batch
         self.pause = batch / per_second
         self.t0 = time.monotonic() if t0 is None else t0

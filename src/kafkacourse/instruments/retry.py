@@ -273,8 +273,8 @@ def replay(cluster: "Cluster", dlq: str, group: str, where: Callable[[dict[str, 
     import pandas as pd
 
     ends = cluster.end_offsets(dlq)
-    consumer = cluster.consumer(group, enable_auto_commit=False)
-    producer = cluster.producer(acks="all", enable_idempotence=True)
+    consumer = cluster.consumer(group, settings={"enable.auto.commit": False})
+    producer = cluster.producer(settings={"acks": "all", "enable.idempotence": True})
     rows: list[dict[str, Any]] = []
     last: dict[int, int] = {}
     try:

@@ -9,7 +9,8 @@ profile     what                                                              cl
 single      one combined broker+controller (the default)                      9092 (proxied 9094)
 cluster     three combined nodes, RF 3, min.insync.replicas=2                 9192, 9292, 9392
 secure      one node: SASL_SSL (SCRAM-SHA-512) and SSL with client            9592 (SCRAM), 9594 (mTLS)
-            certificates, StandardAuthorizer, the admin as super user
+            certificates, StandardAuthorizer, the admin as super user;
+            its controller listener (9593) is mTLS too, for the broker only
 dr          a second, independent single node (MirrorMaker 2 target)          9692 (proxied 9694)
 ==========  ================================================================  ========================
 
@@ -239,9 +240,10 @@ SECURE_SETTINGS = {
     f"listener.name.sasl_ssl.{SCRAM.lower()}.sasl.jaas.config":
         "org.apache.kafka.common.security.scram.ScramLoginModule required;",
     "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-    # admin: the course's operator. broker: the node itself, over its SSL inter-broker listener. ANONYMOUS: the
-    # PLAINTEXT controller listener on loopback (SCRAM is not supported between controllers).
-    "super.users": "User:admin;User:broker;User:ANONYMOUS",
+    # admin: the course's operator. broker: the node itself (its certificate, CN=broker), over the SSL
+    # inter-broker listener and the controller listener, which is SSL with client certificates required (SCRAM
+    # is not supported there): a client without the broker's certificate cannot reach the controller at all.
+    "super.users": "User:admin;User:broker",
     "allow.everyone.if.no.acl.found": "false",
     # A certificate's principal is its CN (User:carol), not the whole distinguished name.
     "ssl.principal.mapping.rules": "RULE:^CN=([^,]+).*$/$1/,DEFAULT",
@@ -256,7 +258,7 @@ _PROFILES = {
     "secure": Profile(
         "secure", "SASL_SSL (SCRAM-SHA-512) on 9592, SSL with client certificates on 9594, ACLs",
         (Node(1, (Listener("SASL_SSL", "SASL_SSL", 9592),
-                  Listener(CONTROLLER, "PLAINTEXT", 9593),
+                  Listener(CONTROLLER, "SSL", 9593, client_auth="required"),
                   Listener("SSL", "SSL", 9594, client_auth="required")), jmx_port=9596),),
         broker_settings=MappingProxyType(SECURE_SETTINGS), inter_broker_listener="SSL",
         principals=SECURE_PRINCIPALS, default_principal="admin"),
