@@ -109,3 +109,20 @@ def test_lessons_run_unchanged_against_a_cluster_given_by_environment_variables(
         assert not errors, (name, errors)
     (tmp_path / "times.json").write_text(json.dumps(times))
     print("remote run, seconds per lesson:", times)
+
+
+def test_the_tools_take_the_client_settings_from_the_environment(tmp_path):
+    from kafkacourse.course.tools import with_environment_config
+
+    env = {"KAFKA_CLIENT_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_CLIENT_SASL_MECHANISM": "PLAIN",
+           "KAFKA_CLIENT_SASL_USERNAME": "KEY", "KAFKA_CLIENT_SASL_PASSWORD": "SECRET"}
+    args = with_environment_config("kafka-topics.sh", ["--bootstrap-server", "b:9092", "--list"], env)
+    assert args[:3] == ["--bootstrap-server", "b:9092", "--list"] and args[3] == "--command-config"
+    properties = Path(args[4]).read_text()
+    assert "security.protocol=SASL_SSL" in properties and "sasl.mechanism=PLAIN" in properties
+    assert 'PlainLoginModule required username="KEY" password="SECRET";' in properties
+    assert with_environment_config("kafka-console-consumer.sh", ["--topic", "t"], env)[2] == "--consumer.config"
+    mine = ["--list", "--command-config", str(tmp_path / "own.properties")]
+    assert with_environment_config("kafka-topics.sh", mine, env) == mine, "the caller's own file wins"
+    assert with_environment_config("kafka-topics.sh", ["--list"], {}) == ["--list"], "no settings, no file"
+    Path(args[4]).unlink()

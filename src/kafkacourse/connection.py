@@ -104,6 +104,30 @@ def environment_settings(env: Mapping[str, str] | None = None) -> tuple[dict[str
     return client, registry
 
 
+JAAS_MODULES = {"PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+                "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+                "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule"}
+
+
+def java_client_properties(settings: Mapping[str, Any]) -> list[str]:
+    """librdkafka security settings as the Java clients' properties lines (for the tools' ``--command-config``):
+    security.protocol; ssl.ca.location → a PEM truststore; sasl.mechanism with sasl.username/password → the
+    PLAIN or SCRAM ``sasl.jaas.config``. Client certificates (a PEM keystore) are the caller's to add.
+
+    >>> java_client_properties({"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", ...})
+    """
+    lines = [f"security.protocol={settings['security.protocol']}"] if "security.protocol" in settings else []
+    if "ssl.ca.location" in settings:
+        lines += ["ssl.truststore.type=PEM", f"ssl.truststore.location={settings['ssl.ca.location']}"]
+    mechanism = settings.get("sasl.mechanism") or settings.get("sasl.mechanisms")
+    if mechanism:
+        lines.append(f"sasl.mechanism={mechanism}")
+        if mechanism in JAAS_MODULES and "sasl.username" in settings:
+            lines.append(f"sasl.jaas.config={JAAS_MODULES[mechanism]} required "
+                         f'username="{settings["sasl.username"]}" password="{settings.get("sasl.password", "")}";')
+    return lines
+
+
 def connect(brokers: int = 1, *, profile: str | None = None, as_user: str | None = None, start: bool = True,
             progress: bool = True, timeout: float = 30.0) -> Cluster:
     """Find the Kafka cluster a lesson talks to, starting the local stack if need be.
