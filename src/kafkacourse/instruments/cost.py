@@ -112,12 +112,16 @@ class Prices:
         return replace(self, **changes)
 
 
+# Brokers on 2-vCPU Graviton instances in three zones: the same sizing assumptions (not vendor figures) and the
+# same cross-zone price ($0.01/GB each way), clients in one of three zones at random.
+_AWS_BROKERS: dict[str, Any] = dict(min_units=3, unit_write_mb_s=20, unit_read_mb_s=40, unit_partitions=1000,
+                                    storage_counts_replicas=True, cross_az_gb=0.02, client_cross_az_share=2 / 3)
+
 # Defaults as of PRICES_AS_OF, on-demand, US East (N. Virginia) / AWS us-east-1. They change: check the sources.
 DEFAULT_PRICES: dict[str, Prices] = {
     "MSK provisioned": Prices(
-        "MSK provisioned", unit="kafka.m7g.large broker", unit_hour=0.204, storage_gb_month=0.10, min_units=3,
-        unit_write_mb_s=20, unit_read_mb_s=40, unit_partitions=1000,
-        storage_counts_replicas=True, cross_az_gb=0.02, replication_crosses_az=False, client_cross_az_share=2 / 3,
+        "MSK provisioned", unit="kafka.m7g.large broker", unit_hour=0.204, storage_gb_month=0.10,
+        replication_crosses_az=False, **_AWS_BROKERS,
         source="https://aws.amazon.com/msk/pricing/ (broker-hour, GB-month; no charge for replication between "
                "brokers; clients pay standard AWS data transfer) and https://aws.amazon.com/ec2/pricing/on-demand/ "
                "(cross-AZ $0.01/GB each way)"),
@@ -129,9 +133,8 @@ DEFAULT_PRICES: dict[str, Prices] = {
                "modelled; $/GB in and out; $/GB-month) and "
                "https://docs.confluent.io/cloud/current/billing/billing-dimensions.html"),
     "self-managed (EC2)": Prices(
-        "self-managed (EC2)", unit="m7g.large instance", unit_hour=0.0816, storage_gb_month=0.08, min_units=3,
-        unit_write_mb_s=20, unit_read_mb_s=40, unit_partitions=1000,
-        storage_counts_replicas=True, cross_az_gb=0.02, replication_crosses_az=True, client_cross_az_share=2 / 3,
+        "self-managed (EC2)", unit="m7g.large instance", unit_hour=0.0816, storage_gb_month=0.08,
+        replication_crosses_az=True, **_AWS_BROKERS,
         source="https://aws.amazon.com/ec2/pricing/on-demand/ (m7g.large hour; cross-AZ $0.01/GB each way) and "
                "https://aws.amazon.com/ebs/pricing/ (gp3 GB-month); people, upgrades, on-call not included"),
 }
