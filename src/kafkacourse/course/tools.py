@@ -63,7 +63,7 @@ def with_environment_config(tool: str, args: list[str], env: dict[str, str] | No
     reaches a secured remote cluster unchanged. Otherwise `args` as they are."""
     import tempfile
 
-    from ..connection import environment_settings, java_client_properties
+    from ..client_env import environment_settings, java_client_properties
 
     client, _ = environment_settings(os.environ if env is None else env)
     option = CONFIG_OPTIONS.get(tool)
