@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType, ResourcePatternType,
                                   ResourceType)
 
@@ -112,8 +112,11 @@ def test_the_secure_profile_through_environment_variables_only(secure, monkeypat
     assert remote.brokers().broker.tolist() == [1], "authenticated as alice over SASL_SSL"
 
     monkeypatch.setenv("KAFKA_CLIENT_SASL_PASSWORD", "not-alices")
-    with pytest.raises(TimeoutError):
-        kc.connect(timeout=5)
+    started = time.monotonic()
+    with pytest.raises(KafkaException, match="invalid credentials with SASL mechanism SCRAM-SHA-512") as refused:
+        kc.connect(timeout=60)
+    assert refused.value.args[0].code() == KafkaError._AUTHENTICATION
+    assert time.monotonic() - started < 30, "refused at the first answer, not after the whole timeout"
 
 
 def test_the_secure_profile_through_a_properties_file(secure, monkeypatch, tmp_path):

@@ -161,10 +161,17 @@ class Cluster:
                                               "group.id": group_id or unique_name("group"), **(settings or {})}))
 
     def wait_until_answering(self, timeout: float = 30.0) -> None:
-        """Wait until metadata lists the expected number of brokers; a clear TimeoutError otherwise."""
+        """Wait until metadata lists the expected number of brokers; a clear TimeoutError otherwise.
+
+        A broker that refuses the client's credentials (librdkafka's ``_AUTHENTICATION``: a wrong password or API
+        key, an unknown user) raises that KafkaException at once, with the client's own message: waiting longer
+        would not change the answer."""
         deadline = time.monotonic() + timeout
         seen: set[int] = set()
-        probe = AdminClient(self.config(settings={"logger": SILENT, "socket.connection.setup.timeout.ms": 2000}))
+        refused: list[KafkaError] = []
+        probe = AdminClient(self.config(settings={
+            "logger": SILENT, "socket.connection.setup.timeout.ms": 2000,
+            "error_cb": lambda err: refused.append(err) if err.code() == KafkaError._AUTHENTICATION else None}))
         while time.monotonic() < deadline:
             try:
                 seen = set(probe.list_topics(timeout=2).brokers)
@@ -172,6 +179,9 @@ class Cluster:
                     return
             except KafkaException:
                 pass
+            probe.poll(0)  # serves error_cb
+            if refused:
+                raise KafkaException(refused[0])
             time.sleep(0.3)
         raise TimeoutError(
             f"Kafka at {self.bootstrap_servers} did not answer within {timeout:.0f} s "

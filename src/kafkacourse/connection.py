@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .client_env import (CLIENT_ENV_PREFIX, CONFIG_FILE_ENV, JAAS_MODULES, REGISTRY_ENV_PREFIX,  # noqa: F401
+                         REGISTRY_KEY_PREFIX, environment_settings, java_client_properties, read_properties)
 from .stack import LocalStack, StackError, profiles
 
 if TYPE_CHECKING:
@@ -35,10 +37,6 @@ if TYPE_CHECKING:
 
 BOOTSTRAP_ENV = {1: "KAFKA_BOOTSTRAP_SERVERS", 3: "KAFKA_CLUSTER_BOOTSTRAP_SERVERS"}
 REGISTRY_ENV = "SCHEMA_REGISTRY_URL"
-CONFIG_FILE_ENV = "KAFKA_CLIENT_CONFIG"
-CLIENT_ENV_PREFIX = "KAFKA_CLIENT_"
-REGISTRY_ENV_PREFIX = "SCHEMA_REGISTRY_"
-REGISTRY_KEY_PREFIX = "schema.registry."
 # confluent-kafka's own (Python) settings keep their underscores; every other key is librdkafka's dotted name.
 PYTHON_ONLY_KEYS = {"error_cb", "throttle_cb", "stats_cb", "oauth_cb", "on_commit", "on_delivery", "logger"}
 BIN_DIR = Path(__file__).resolve().parents[2] / "bin"  # the upstream-named tool wrappers (repo checkout)
@@ -80,43 +78,6 @@ def refuse_keywords(method: str, keywords: Mapping[str, Any]) -> None:
     if keywords:
         raise TypeError(f"{method}() takes client settings as one dict of librdkafka's dotted names, "
                         f"settings={dotted(keywords)!r}, not as keywords ({', '.join(f'{k}=' for k in keywords)})")
-
-
-def read_properties(path: str | Path) -> dict[str, str]:
-    """A Java-style .properties file (``key=value`` or ``key: value``; ``#`` and ``!`` comments) as a dict."""
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"{CONFIG_FILE_ENV} names {file}, which is not a file")
-    values: dict[str, str] = {}
-    for number, raw in enumerate(file.read_text().splitlines(), 1):
-        line = raw.strip()
-        if not line or line[0] in "#!":
-            continue
-        sep = min((i for i in (line.find("="), line.find(":")) if i > 0), default=-1)
-        if sep < 0:
-            raise ValueError(f"{file}:{number}: expected key=value, got {raw!r}")
-        values[line[:sep].strip()] = line[sep + 1:].strip()
-    return values
-
-
-def environment_settings(env: Mapping[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
-    """(client settings, registry client settings) from KAFKA_CLIENT_CONFIG and the KAFKA_CLIENT_* /
-    SCHEMA_REGISTRY_* variables; both empty when none is set."""
-    env = os.environ if env is None else env
-    client: dict[str, str] = {}
-    registry: dict[str, str] = {}
-    if env.get(CONFIG_FILE_ENV):
-        for key, value in read_properties(env[CONFIG_FILE_ENV]).items():
-            if key.startswith(REGISTRY_KEY_PREFIX):
-                registry[key[len(REGISTRY_KEY_PREFIX):]] = value
-            else:
-                client[key] = value
-    for name, value in env.items():
-        if name.startswith(CLIENT_ENV_PREFIX) and name != CONFIG_FILE_ENV:
-            client[name[len(CLIENT_ENV_PREFIX):].lower().replace("_", ".")] = value
-        elif name.startswith(REGISTRY_ENV_PREFIX):
-            registry[name[len(REGISTRY_ENV_PREFIX):].lower().replace("_", ".")] = value
-    return client, registry
 
 
 def connect(brokers: int = 1, *, profile: str | None = None, as_user: str | None = None, start: bool = True,

@@ -40,6 +40,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException
 from pydantic import ValidationError
 
 from .models import Job
+from kafkacourse.client_env import env_client_settings
 
 
 def log(line: str) -> None:
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    run({"bootstrap.servers": args.bootstrap_servers}, args.topic, args.group, args.done_file,
+    run({**env_client_settings(), "bootstrap.servers": args.bootstrap_servers}, args.topic, args.group, args.done_file,
         instance_id=args.instance_id, idle_exit=args.idle_exit, stop=stop, commit=args.commit,
         auto_commit_interval_ms=args.auto_commit_interval_ms, session_timeout_ms=args.session_timeout_ms)
     return 0

@@ -38,6 +38,7 @@ from fastapi import FastAPI, Header, HTTPException, Request
 
 from courseapps.day1.models import Order
 from kafkacourse.instruments.aio import AsyncProducer
+from kafkacourse.client_env import env_client_settings
 
 RETRY_AFTER_S = 1
 
@@ -79,7 +80,7 @@ class Settings:
     producer_config: dict[str, Any] = field(default_factory=dict)
 
     def kafka_config(self) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap_servers, "acks": "all", "enable.idempotence": True,
+        return {**env_client_settings(), "bootstrap.servers": self.bootstrap_servers, "acks": "all", "enable.idempotence": True,
                 "delivery.timeout.ms": self.delivery_timeout_ms, "socket.timeout.ms": self.socket_timeout_ms,
                 "linger.ms": 5, **self.producer_config}
 

@@ -47,6 +47,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from .consuming import BatchReader, say
 from .ledger_values import record_id
+from kafkacourse.client_env import env_client_settings
 
 
 STRATEGIES = ("auto", "auto-store-after", "sync-per-record", "async-per-record",
@@ -60,7 +61,7 @@ def consumer_config(bootstrap_servers: str, group: str, strategy: str, auto_comm
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers, "group.id": group,
+        **env_client_settings(), "bootstrap.servers": bootstrap_servers, "group.id": group,
         "auto.offset.reset": "earliest",        # librdkafka's default is latest: a new group would skip the backlog
         "enable.partition.eof": True,           # to say "caught up"
         "auto.commit.interval.ms": auto_commit_interval_ms,

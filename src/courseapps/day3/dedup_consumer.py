@@ -38,6 +38,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from .consuming import BatchReader, say
 from .ledger_values import record_id
+from kafkacourse.client_env import env_client_settings
 
 
 STORES = ("none", "memory", "sqlite", "compacted")
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS processed (id INTEGER PRIMARY KEY);
 
 def read_state_topic(bootstrap_servers: str, topic: str, timeout: float = 30.0) -> set[int]:
     """Every id (record key) the compacted state topic holds, read from its beginning to its end."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "unused-state-reader",
+    consumer = Consumer({**env_client_settings(), "bootstrap.servers": bootstrap_servers, "group.id": "unused-state-reader",
                          "enable.auto.commit": False, "enable.partition.eof": True})
     reader, ids = BatchReader(consumer), set()
     try:
@@ -82,10 +83,10 @@ def run(bootstrap_servers: str, topic: str, group: str, db_path: str | Path, sto
     state: Producer | None = None
     if store == "compacted":
         seen = read_state_topic(bootstrap_servers, state_topic)
-        state = Producer({"bootstrap.servers": bootstrap_servers, "enable.idempotence": True})
+        state = Producer({**env_client_settings(), "bootstrap.servers": bootstrap_servers, "enable.idempotence": True})
     remembered = db.execute("SELECT COUNT(*) FROM processed").fetchone()[0] if store == "sqlite" else len(seen)
     say(f"state: {remembered} ids")
-    config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "group.id": group,
+    config: dict[str, Any] = {**env_client_settings(), "bootstrap.servers": bootstrap_servers, "group.id": group,
                               "auto.offset.reset": "earliest", "enable.auto.commit": False,
                               "enable.partition.eof": True}
     if instance_id:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kafkacourse.client_env import env_client_settings
 from kafkacourse.cluster import Cluster
 from kafkacourse.instruments.retry import replay
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-reason", action="append", default=[], metavar="REASON",
                         help="leave records with this error.reason in the DLQ (repeatable)")
     args = parser.parse_args(argv)
-    done = replay(Cluster(args.bootstrap_servers, ""), args.dlq, args.group,
+    done = replay(Cluster(args.bootstrap_servers, "", client_settings=env_client_settings()), args.dlq, args.group,
                   where=lambda headers: headers.get("error.reason") not in args.skip_reason)
     for row in done.itertuples():
         action = f"-> {row.original_topic}" if row.replayed else "skipped"

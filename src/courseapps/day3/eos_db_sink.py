@@ -30,6 +30,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from .consuming import BatchReader, say
 from .ledger_values import record_id
+from kafkacourse.client_env import env_client_settings
 
 
 SCHEMA = """
@@ -58,7 +59,7 @@ def run(bootstrap_servers: str, topic: str, group: str, db_path: str | Path, *, 
         stop: threading.Event | None = None) -> int:
     """Write `topic` into the database until `stop`; returns the rows this run committed."""
     stop = stop or threading.Event()
-    config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "group.id": group,
+    config: dict[str, Any] = {**env_client_settings(), "bootstrap.servers": bootstrap_servers, "group.id": group,
                               "enable.auto.commit": False, "enable.partition.eof": True}
     if instance_id:
         config["group.instance.id"] = instance_id

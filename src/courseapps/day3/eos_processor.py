@@ -30,6 +30,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from .consuming import BatchReader, say
 from .ledger_values import with_fields
+from kafkacourse.client_env import env_client_settings
 
 
 FENCED_EXIT = 3
@@ -49,11 +50,11 @@ def run(bootstrap_servers: str, input_topic: str, output_topic: str, group: str,
     """Process `input_topic` into `output_topic` until `stop`; returns the input records committed by this run."""
     stop = stop or threading.Event()
     consumer_config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers, "group.id": group, "auto.offset.reset": "earliest",
+        **env_client_settings(), "bootstrap.servers": bootstrap_servers, "group.id": group, "auto.offset.reset": "earliest",
         "enable.auto.commit": False, "isolation.level": "read_committed", "enable.partition.eof": True}
     if instance_id:
         consumer_config["group.instance.id"] = instance_id
-    producer = Producer({"bootstrap.servers": bootstrap_servers, "transactional.id": transactional_id,
+    producer = Producer({**env_client_settings(), "bootstrap.servers": bootstrap_servers, "transactional.id": transactional_id,
                          "transaction.timeout.ms": transaction_timeout_ms, "linger.ms": 5})
     consumer = Consumer(consumer_config)
     reader = BatchReader(consumer)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from kafkacourse.client_env import env_client_settings
 
 SHUTDOWN_STYLES = ("graceful", "no-close")
 WORK_KINDS = ("cpu", "json", "sleep")
@@ -334,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     def emit(event: dict[str, Any]) -> None:
         print(json.dumps(event), flush=True)
 
-    worker = GroupWorker({"bootstrap.servers": args.bootstrap_servers}, args.topic, args.group,
+    worker = GroupWorker({**env_client_settings(), "bootstrap.servers": args.bootstrap_servers}, args.topic, args.group,
                          instance_id=args.instance_id, protocol=args.protocol, strategy=args.strategy,
                          session_timeout_ms=args.session_timeout_ms if args.protocol == "classic" else None,
                          max_poll_interval_ms=args.max_poll_interval_ms,

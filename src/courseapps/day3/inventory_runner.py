@@ -32,6 +32,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from kafkacourse.client_env import env_client_settings
 
 
 def _die(point: dict[str, Any], fired_file: Path) -> None:
@@ -122,12 +123,12 @@ class LabContext:
     def consumer(self, settings: dict[str, Any]) -> CrashPointConsumer:
         """A consumer in the lab's group with your `settings` (librdkafka names) on top. It has a fixed
         ``group.instance.id`` (static membership): a restarted process gets its partitions back at once."""
-        config = {"bootstrap.servers": self.bootstrap_servers, "group.id": self.group,
+        config = {**env_client_settings(), "bootstrap.servers": self.bootstrap_servers, "group.id": self.group,
                   "group.instance.id": self.config["instance_id"], **settings}
         return CrashPointConsumer(config, self.config.get("crash_points", []), Path(self.config["fired_file"]))
 
     def producer(self, settings: dict[str, Any] | None = None) -> Producer:
-        return Producer({"bootstrap.servers": self.bootstrap_servers, "acks": "all", "enable.idempotence": True,
+        return Producer({**env_client_settings(), "bootstrap.servers": self.bootstrap_servers, "acks": "all", "enable.idempotence": True,
                          **(settings or {})})
 
     def registry(self) -> SchemaRegistryClient:

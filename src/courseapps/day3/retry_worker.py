@@ -36,6 +36,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from kafkacourse.instruments.ledger import decode_value
 from kafkacourse.instruments.retry import (DelayGate, PermanentError, RetryRoute, RetryRouter, TransientError,
                                            attempt_of, is_transient)
+from kafkacourse.client_env import env_client_settings
 
 
 def say(*parts: Any) -> None:
@@ -89,9 +90,9 @@ class Worker:
         self.args = args
         self.route = RetryRoute(args.topic, delays=tuple(args.delays))
         self.stopping = False
-        self.consumer = Consumer({"bootstrap.servers": args.bootstrap_servers, "group.id": args.group,
+        self.consumer = Consumer({**env_client_settings(), "bootstrap.servers": args.bootstrap_servers, "group.id": args.group,
                                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-        self.producer = Producer({"bootstrap.servers": args.bootstrap_servers, "acks": "all",
+        self.producer = Producer({**env_client_settings(), "bootstrap.servers": args.bootstrap_servers, "acks": "all",
                                   "enable.idempotence": True})
         self.router = RetryRouter(self.producer, self.route)
         self.client = httpx.Client(timeout=args.http_timeout)

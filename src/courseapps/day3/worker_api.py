@@ -32,6 +32,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .group_worker import GroupWorker, health_routes
+from kafkacourse.client_env import env_client_settings
 
 MODES = ("thread", "task", "none")
 
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return
         if not config.topic or not config.group:
             raise ValueError("set WORKER_API_TOPIC and WORKER_API_GROUP (or pass Settings) to host a consumer")
-        worker = GroupWorker({"bootstrap.servers": config.bootstrap_servers}, config.topic, config.group,
+        worker = GroupWorker({**env_client_settings(), "bootstrap.servers": config.bootstrap_servers}, config.topic, config.group,
                              instance_id=config.instance_id, work_ms=config.work_ms, work=config.work,
                              out=config.out, emit=_print_event, name=config.instance_id or f"api-{config.mode}",
                              progress_every=config.progress_every,

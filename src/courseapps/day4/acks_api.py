@@ -22,6 +22,7 @@ from confluent_kafka import KafkaException
 from fastapi import FastAPI, HTTPException, Request
 
 from courseapps.day1.models import Order
+from kafkacourse.client_env import env_client_settings
 
 
 def create_app(kafka_config: dict[str, Any] | None, topic: str) -> FastAPI:
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--no-kafka", action="store_true")
     args = parser.parse_args(argv)
-    config = None if args.no_kafka else {"bootstrap.servers": args.bootstrap_servers}
+    config = None if args.no_kafka else {**env_client_settings(), "bootstrap.servers": args.bootstrap_servers}
     uvicorn.run(create_app(config, args.topic), host="127.0.0.1", port=args.port, log_level="warning")
     return 0
 

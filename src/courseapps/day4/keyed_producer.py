@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from confluent_kafka import Producer
+from kafkacourse.client_env import env_client_settings
 
 
 def ledger_value(record_id: str, seq: int) -> bytes:
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         keys = key_range(args.keys)
     except ValueError as exc:
         parser.error(str(exc))
-    done = run({"bootstrap.servers": args.bootstrap_servers}, args.topic, keys, args.per_key,
+    done = run({**env_client_settings(), "bootstrap.servers": args.bootstrap_servers}, args.topic, keys, args.per_key,
                work_ms=args.work_ms, out=args.out, go_file=args.go_file, emit=lambda s: print(s, flush=True))
     return 0 if done["errors"] == 0 else 1
 

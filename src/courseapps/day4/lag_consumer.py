@@ -26,6 +26,7 @@ from confluent_kafka import Consumer
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from kafkacourse.instruments.lag import Statistics
+from kafkacourse.client_env import env_client_settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
-    consumer = Consumer({"bootstrap.servers": args.bootstrap_servers, "group.id": args.group,
+    consumer = Consumer({**env_client_settings(), "bootstrap.servers": args.bootstrap_servers, "group.id": args.group,
                          "auto.offset.reset": "earliest", "auto.commit.interval.ms": 500,
                          "statistics.interval.ms": 500, "stats_cb": stats})
     consumer.subscribe([args.topic], on_assign=lambda c, parts: print(

@@ -32,6 +32,7 @@ import time
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from kafkacourse.client_env import env_client_settings
 
 
 def parse_settings(pairs: list[str]) -> dict[str, str]:
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     def emit(event: dict[str, Any]) -> None:
         print(json.dumps(event), flush=True)
 
-    member = ScalingConsumer({"bootstrap.servers": args.bootstrap_servers, **extra}, args.topic, args.group,
+    member = ScalingConsumer({**env_client_settings(), "bootstrap.servers": args.bootstrap_servers, **extra}, args.topic, args.group,
                              name=args.name, work_ms=args.work_ms, batch=args.batch, out=args.out,
                              go_file=args.go_file, commit_interval_ms=args.commit_interval_ms, emit=emit)
     stop = threading.Event()

@@ -93,13 +93,9 @@ class LocalStack:
         """
         who = self.profile.principal(principal)
         settings = self.client_settings(who.name)
-        lines = [f"security.protocol={settings['security.protocol']}"] if "security.protocol" in settings else []
-        if "ssl.ca.location" in settings:
-            lines += ["ssl.truststore.type=PEM", f"ssl.truststore.location={settings['ssl.ca.location']}"]
-        if "sasl.mechanism" in settings:
-            lines += [f"sasl.mechanism={settings['sasl.mechanism']}",
-                      "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
-                      f'username="{settings["sasl.username"]}" password="{settings["sasl.password"]}";']
+        from ..connection import java_client_properties
+
+        lines = java_client_properties(settings)
         if "ssl.certificate.location" in settings:
             certificates.ensure(self.certificates, clients=[who.name])
             lines += ["ssl.keystore.type=PEM", f"ssl.keystore.location={self.certificates / f'{who.name}-keystore.pem'}"]
