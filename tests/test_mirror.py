@@ -121,5 +121,6 @@ def test_a_group_resumes_on_dr_from_the_offsets_mm2_translated(connect_worker, c
     finally:
         deleted = flow.delete()
         cluster.delete_topic(topic)
-    assert f"single.{topic}" in deleted and f"single.{topic}" not in dr.topics("single.")
+    assert {f"single.{topic}", "mm2-offset-syncs.single.internal", "single.checkpoints.internal"} <= set(deleted)
+    assert f"single.{topic}" not in dr.topics("single.")
     assert not set(flow.connector_names.values()) & set(connect_worker.connectors())

@@ -11,5 +11,6 @@ real child processes), ``windows`` (event-time windowed counts in Python), ``str
 Streams app as a JVM process, its internal topics, its cleanup), ``mock_cluster`` (librdkafka's mock cluster),
 ``contracts`` (pact message contracts), ``testing`` (run a pytest file, read back its outcomes),
 ``scaling`` (consumer groups and producers as processes,
-lag from the broker), ``perf`` (Kafka's perf tools parsed, and the same measurements from Python), ``security`` (clients tried as a principal, refusals as rows; SCRAM users, ACLs, certificates: Day 5).
+lag from the broker), ``perf`` (Kafka's perf tools parsed, and the same measurements from Python), ``security`` (clients tried as a principal, refusals as rows; SCRAM users, ACLs, certificates: Day 5),
+``mirror`` (MirrorMaker 2 flows, a scratch primary to kill, RPO/RTO of a failover: Day 5).
 """

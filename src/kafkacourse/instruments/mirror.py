@@ -15,8 +15,8 @@ connectors (``connect-mirror`` 4.3.1) on the course's distributed Connect worker
   alive keeps that topic growing.
 
 The worker keeps its own state on ``single``; every connector's producer is overridden to write into the
-target, and the offset syncs live on the target too (``offset-syncs.topic.location=target``), so they outlive
-the source. Every interval is one second, so a lesson sees checkpoints within seconds (the defaults are 60 s).
+target, and the offset syncs live on the target too (``offset-syncs.topic.location=target``, in
+``mm2-offset-syncs.<source alias>.internal``), so they outlive the source. Every interval is one second, so a lesson sees checkpoints within seconds (the defaults are 60 s).
 
 >>> flow = MirrorFlow(connect, primary, dr, topics=[topic], groups=[group])
 >>> flow.start()                                   # the three connectors RUNNING
@@ -136,7 +136,8 @@ class MirrorFlow:
     @property
     def internal_topics(self) -> list[str]:
         """The topics the flow's connectors create on the target besides the remote topics."""
-        return [f"mm2-offset-syncs.{self.target_alias}.internal", f"{self.source_alias}.checkpoints.internal",
+        # Offset syncs kept on the target are named after the source (on the source: after the target).
+        return [f"mm2-offset-syncs.{self.source_alias}.internal", f"{self.source_alias}.checkpoints.internal",
                 "heartbeats"]
 
     # -- configuration ---------------------------------------------------------------------------------------
@@ -172,7 +173,7 @@ class MirrorFlow:
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self, roles: Iterable[str] = ("source", "checkpoint", "heartbeat"),
-              timeout: float = 90.0) -> dict[str, str]:
+              timeout: float = 180.0) -> dict[str, str]:
         """Create (or update) the connectors of `roles` and wait until each runs its tasks; role → state.
 
         The checkpoint connector has no task until one of `groups` has committed offsets on the source for a
