@@ -13,5 +13,6 @@ Streams app as a JVM process, its internal topics, its cleanup), ``mock_cluster`
 ``scaling`` (consumer groups and producers as processes,
 lag from the broker), ``perf`` (Kafka's perf tools parsed, and the same measurements from Python), ``security`` (clients tried as a principal, refusals as rows; SCRAM users, ACLs, certificates: Day 5),
 ``capture`` (tcpdump on a loopback port, payloads searched: Day 5), ``encryption`` (AES-GCM field-level
-encryption, key ids in headers, rotation: Day 5).
+encryption, key ids in headers, rotation: Day 5), ``mirror`` (MirrorMaker 2 flows, a scratch primary to kill,
+RPO/RTO of a failover: Day 5).
 """

@@ -319,11 +319,17 @@ class NumberedStream:
             if pause > 0:
                 self._stop.wait(pause)
 
-    def stop(self) -> int:
-        """Stop producing, flush; returns how many records are still without a delivery report (0 = all)."""
+    def stop(self, purge: bool = False) -> int:
+        """Stop producing, flush; returns how many records are still without a delivery report (0 = all).
+
+        With `purge` the records still queued or in flight are given up first (``Producer.purge()``: their
+        delivery reports say ``_PURGE_QUEUE`` / ``_PURGE_INFLIGHT``), as an application does when it abandons a
+        cluster that died instead of waiting ``message.timeout.ms`` for each."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=15)
+        if purge and not self._closed:
+            self.producer.purge()
         if not self._closed:
             self.unflushed = self.producer.flush(self.flush_timeout)
             self.producer.close()  # leave the brokers now: a later crash in the lesson stays out of its log
