@@ -325,8 +325,8 @@ class SiteConsumer:
         self.work_s, self.batch = work_s, batch
         self.t0 = time.perf_counter() if t0 is None else t0
         self.log: list[str] = []
-        self.consumer = cluster.consumer(group, {"enable.auto.commit": False, "on_commit": self._on_commit,
-                                                 "logger": quiet_logger(f"{site}-{group}", self.log), **config})
+        self.consumer = cluster.consumer(group, settings={"enable.auto.commit": False, "on_commit": self._on_commit,
+                                                          "logger": quiet_logger(f"{site}-{group}", self.log), **config})
         self.first_at: float | None = None          # when the first record arrived (seconds after t0)
         self.first_offsets: dict[int, int] = {}     # the first offset read in each partition
         self.positions: dict[int, int] = {}         # the next offset to read in each partition
