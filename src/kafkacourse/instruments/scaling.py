@@ -90,7 +90,8 @@ class ConsumerFleet:
             args += ["--go-file", self.go_file]
         for key, value in {**self.cluster.client_settings, **self.settings}.items():
             args += ["--set", f"{key}={value}"]
-        return ServiceProcess(CONSUMER, *map(str, args), name=name, log_dir=self.log_dir)
+        # each member in its own session: scheduled as a separate service would be, not as a slice of the kernel's
+        return ServiceProcess(CONSUMER, *map(str, args), name=name, log_dir=self.log_dir, new_session=True)
 
     def add(self, n: int = 1, timeout: float = 90.0, wait: bool = True) -> list[str]:
         """Start `n` more members (all at once) and wait until the coordinator lists every member, the group
@@ -278,7 +279,8 @@ def run_producers(cluster: "Cluster", topic: str, processes: int, keys: int, per
                                         "--keys", f"{bounds[i]}:{bounds[i + 1]}", "--per-key", str(per_key),
                                         "--work-ms", str(work_ms), "--batch", str(batch),
                                         "--out", str(folder / f"{name}.txt"),
-                                        "--go-file", str(go_file), name=name, log_dir=folder).start())
+                                        "--go-file", str(go_file), name=name, log_dir=folder,
+                                        new_session=True).start())
         for proc in procs:
             proc.wait_for('"event": "ready"', timeout=timeout)
         go_t = time.time()
