@@ -22,6 +22,7 @@ def test_two_processes_keep_every_key_in_order_on_one_partition(cluster, make_to
     assert summary["lost"] == 0 and summary["duplicates"] == 0 and summary["out_of_order_by_key"] == 0, summary
     assert (ledger.received.groupby("key").partition.nunique() == 1).all()
     assert list(run["done"].records) == [15, 15]
+    assert (run["done"].first_t <= run["done"].sent_t).all() and (run["done"].sent_t <= run["done"].last_t).all()
 
 
 def test_values_are_ledger_values_and_bad_key_ranges_are_refused():

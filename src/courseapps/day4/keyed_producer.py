@@ -13,7 +13,8 @@ Values are ledger values (as ``kafkacourse.instruments.ledger.encode_value`` mak
 seq).
 ``--out FILE`` gets one ``id key seq partition offset error`` line per delivery report. ``--go-file PATH``:
 connect, print ``ready``, and wait for that file before sending (so several processes start together).
-Printed JSON lines: ``ready``, ``go``, ``done`` (records, errors, first_t, last_t: epoch seconds).
+Printed JSON lines: ``ready``, ``go``, ``done`` (records, errors, first_t, sent_t — the last record handed to the
+producer —, last_t — every delivery report in: epoch seconds).
 
     python -m courseapps.day4.keyed_producer --topic T --keys 0:20 --per-key 10 --work-ms 5 --out p1.txt
 """
@@ -71,7 +72,7 @@ def run(kafka_config: dict[str, Any], topic: str, keys: range, per_key: int, *, 
         emit(json.dumps(data))
         return data
 
-    first = last = None
+    first = last = sent_t = None
     sent = 0
     try:
         producer.list_topics(topic, timeout=30)   # connected, the topic's partitions known
@@ -90,13 +91,14 @@ def run(kafka_config: dict[str, Any], topic: str, keys: range, per_key: int, *, 
                 producer.produce(topic, key=key, value=ledger_value(f"{key}/{seq}", seq), on_delivery=on_delivery)
                 producer.poll(0)
                 sent += 1
+        sent_t = time.time()   # every record fetched and handed to the producer
         left = producer.flush(60)
         last = time.time()
     finally:
         producer.flush(10)
         if lines is not None:
             lines.close()
-    return event("done", records=sent, errors=errors[0] + left, first_t=first, last_t=last)
+    return event("done", records=sent, errors=errors[0] + left, first_t=first, sent_t=sent_t, last_t=last)
 
 
 def read_out(path: str) -> list[dict[str, Any]]:

@@ -263,7 +263,8 @@ def run_producers(cluster: "Cluster", topic: str, processes: int, keys: int, per
     contiguous slices, started together (a go file once every one is connected); `work_ms` per record,
     waited once per `batch` records. Returns ``deliveries``
     (one row per record: producer, id, key, seq, partition, offset, error), ``done`` (one row per producer:
-    records, errors, first_t, last_t) and ``go_t`` (epoch s)."""
+    records, errors, first_t, sent_t — its last record handed to the producer —, last_t — its last delivery
+    report) and ``go_t`` (epoch s)."""
     from courseapps.day4.keyed_producer import read_out
 
     if not 1 <= processes <= keys:
@@ -294,7 +295,7 @@ def run_producers(cluster: "Cluster", topic: str, processes: int, keys: int, per
                 proc.kill()
     deliveries = pd.DataFrame([{"producer": p.name, **row} for p in procs for row in read_out(str(folder / f"{p.name}.txt"))],
                               columns=["producer", "id", "key", "seq", "partition", "offset", "error"])
-    done = pd.DataFrame([{"producer": p.name, **{k: e.get(k) for k in ("records", "errors", "first_t", "last_t")}}
+    done = pd.DataFrame([{"producer": p.name, **{k: e.get(k) for k in ("records", "errors", "first_t", "sent_t", "last_t")}}
                          for p in procs for e in p.events() if e.get("event") == "done"])
     return {"deliveries": deliveries, "done": done, "go_t": go_t}
 
