@@ -58,3 +58,16 @@ def test_context_manager_kills_what_still_runs(module, tmp_path):
         with pytest.raises(RuntimeError, match="already running"):
             service.start()
     assert not service.alive and service.returncode == -signal.SIGKILL
+
+
+def test_a_service_in_a_new_session_leads_its_own_session(tmp_path):
+    import os
+
+    service = ServiceProcess("http.server", "0", "--bind", "127.0.0.1", log_dir=tmp_path, new_session=True).start()
+    plain = ServiceProcess("http.server", "0", "--bind", "127.0.0.1", log_dir=tmp_path, name="plain").start()
+    try:
+        assert os.getsid(service.pid) == service.pid, "setsid: the child leads a session of its own"
+        assert os.getsid(plain.pid) == os.getsid(0), "by default the child stays in this session"
+    finally:
+        service.kill()
+        plain.kill()

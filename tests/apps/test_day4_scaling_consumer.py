@@ -10,7 +10,8 @@ import pytest
 import kafkacourse as kc
 from courseapps.day4.scaling_consumer import parse_settings
 from kafkacourse.instruments.ledger import DeliveryLedger
-from kafkacourse.instruments.scaling import ConsumerFleet, LagSampler, drain_backlog, group_assignment
+from kafkacourse.instruments.scaling import (ConsumerFleet, LagSampler, drain_backlog, drain_together, fill_backlog,
+                                             group_assignment)
 
 
 def test_two_members_share_the_partitions_and_a_third_on_two_partitions_idles(cluster, make_topic):
@@ -49,9 +50,36 @@ def test_members_wait_for_the_go_file(cluster, make_topic):
     assert closed.processed.iloc[0] == 50
 
 
+def test_fleets_drain_their_backlogs_side_by_side(cluster, make_topic):
+    ledger = DeliveryLedger()
+    fleets = {}
+    try:
+        for size in (1, 2):
+            topic = make_topic(partitions=2, prefix=f"test-together{size}")
+            assert fill_backlog(cluster, topic, ledger, per_partition=30) == 60
+            fleets[size] = ConsumerFleet(cluster, topic, kc.unique_name("test-together"), work_ms=5, batch=10,
+                                         bulk=True, go=True)
+            fleets[size].add(size, wait=False)
+        for fleet in fleets.values():
+            fleet.wait_settled()
+        race = drain_together(cluster, fleets)
+    finally:
+        for fleet in fleets.values():
+            fleet.kill_all()
+    rounds = race["rounds"].set_index("fleet")
+    assert rounds.records.tolist() == [60, 60] and rounds.busy_members.tolist() == [1, 2], rounds
+    assert (race["per_member"].groupby("fleet").records.sum() == 60).all(), race["per_member"]
+    assert all(frame.lag.iloc[-1] == 0 for frame in race["lag"].values())
+    assert (rounds.member_rate_mean <= 200).all(), "5 ms per record, waited per batch: at most 200 records/s each"
+    with pytest.raises(ValueError, match="go=True"):
+        drain_together(cluster, {1: ConsumerFleet(cluster, "t", "g")})
+
+
 def test_bad_settings_are_refused_clearly():
     assert parse_settings(["fetch.min.bytes=10"]) == {"fetch.min.bytes": "10"}
     with pytest.raises(ValueError, match="key=value"):
         parse_settings(["fetch.min.bytes"])
     with pytest.raises(ValueError, match="at least one"):
         ConsumerFleet(None, "t", "g").add(0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="batch size"):
+        ConsumerFleet(None, "t", "g", bulk=True)  # type: ignore[arg-type]

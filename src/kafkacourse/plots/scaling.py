@@ -3,6 +3,7 @@
 >>> from kafkacourse.plots.scaling import plot_scaling, plot_lag
 >>> plot_scaling(rounds)                  # rounds: members, drain_s, member_rate_mean (one row per step)
 >>> plot_lag(lag.frame(), marks=[(3.2, "2 members"), (9.8, "3 members")])
+>>> plot_lags({"1 member": frame1, "6 members": frame6})   # several groups' lag on one time axis
 """
 
 from __future__ import annotations
@@ -56,6 +57,22 @@ def plot_lag(lag: pd.DataFrame, marks: Sequence[tuple[float, str]] = (), title: 
         ax.axvline(at, color="grey", linestyle=":", linewidth=1)
         ax.text(at, top * 1.02, f" {label}", fontsize=8, va="bottom")
     ax.set(title=title, xlabel="seconds", ylabel="records behind (sum over partitions)", ylim=(0, top * 1.15 or 1))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_lags(lags: dict[str, pd.DataFrame], title: str = "Each group's lag, read from the broker",
+              t: str = "t", value: str = "lag") -> "Figure":
+    """Several lag series (label → frame with `t` and `value`) as step lines on one time axis."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    for label, frame in lags.items():
+        ax.step(frame[t], frame[value], where="post", label=label)
+    ax.set(title=title, xlabel="seconds since the go", ylabel="records behind (sum over partitions)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
