@@ -241,7 +241,7 @@ class ScaleLab:
 
     def _produce(self, topic: str, run_s: float) -> int:
         """RATE records/s for `run_s` seconds, paced by the clock (a late tick catches up); the count sent."""
-        producer = self.cluster.producer(linger_ms=50)   # few requests: a busy broker answers each late
+        producer = self.cluster.producer(settings={"linger.ms": 50})   # few requests: a busy broker answers each late
         total = int(RATE * run_s)
         sent = 0
         try:
