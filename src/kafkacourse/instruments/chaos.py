@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 CHECK_COLUMNS = ["experiment", "phase", "check", "passed", "observed", "t"]
 
 
+class ClusterUnhealthy(AssertionError, TimeoutError):
+    """The cluster did not become healthy in time (an AssertionError, so a steady-state probe records it)."""
+
+
 class SteadyStateViolated(AssertionError):
     """The steady state did not hold before the fault: the experiment was not run (never break a sick system)."""
 
@@ -74,7 +78,7 @@ class Experiment:
     """
 
     def __init__(self, name: str, hypothesis: str, steady_state: Callable[[], Any] | None = None,
-                 t0: float | None = None) -> None:
+                 t0: float | None = None, verbose: bool = True) -> None:
         if not name:
             raise ValueError("an experiment needs a name")
         self.name, self.hypothesis, self.steady_state = name, hypothesis, steady_state
@@ -83,6 +87,7 @@ class Experiment:
         self.marks: list[tuple[float, str]] = []
         self.windows: list[dict[str, Any]] = []
         self.phase = "before"
+        self.verbose = verbose  # print each mark and check as it happens (a long cell's progress)
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -90,6 +95,8 @@ class Experiment:
     def mark(self, label: str) -> None:
         """Note an event (a kill, a restart) at the current time."""
         self.marks.append((self.now(), label))
+        if self.verbose:
+            print(f"{self.now():6.1f} s  {label}")
 
     def check(self, what: str, probe: Callable[[], Any], phase: str | None = None) -> bool:
         """Run `probe` now; keep a row (phase, check, passed, observed, t); return whether it passed."""
@@ -99,6 +106,8 @@ class Experiment:
             observed, passed = (str(exc) or traceback.format_exception_only(exc)[-1].strip()), False
         self.checks.append({"experiment": self.name, "phase": phase or self.phase, "check": what,
                             "passed": passed, "observed": _short(observed), "t": self.now()})
+        if self.verbose:
+            print(f"{self.now():6.1f} s  {'✓' if passed else '✗'} {what}: {_short(observed, 100)}")
         return passed
 
     @contextlib.contextmanager
@@ -116,11 +125,15 @@ class Experiment:
                   "healed": None}
         self.windows.append(window)
         self.phase = "during"
+        if self.verbose:
+            print(f"{self.now():6.1f} s  fault: {description}")
         try:
             yield self
         finally:
             window["end"] = self.now()
             self.phase = "after"
+            if self.verbose:
+                print(f"{self.now():6.1f} s  healing")
             heal()
             window["healed"] = self.now()
             if self.steady_state is not None:
@@ -207,19 +220,43 @@ def assert_healthy(cluster: "Cluster", topics: list[str] | None = None, brokers:
 
 def wait_healthy(cluster: "Cluster", topics: list[str] | None = None, timeout: float = 120.0,
                  interval: float = 0.5) -> str:
-    """Poll :func:`assert_healthy` until it holds (another lesson may have a broker down for a moment); a
-    TimeoutError with the last finding after `timeout` s."""
+    """Poll :func:`assert_healthy` until it holds (another lesson may have a broker down for a moment), return
+    its description; :class:`ClusterUnhealthy` (an AssertionError and a TimeoutError) with the last finding
+    after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             return assert_healthy(cluster, topics)
         except AssertionError as exc:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the cluster is not healthy after {timeout:.0f} s: {exc}") from None
+                raise ClusterUnhealthy(f"not healthy after {timeout:.0f} s: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - a metadata request that hit a broker going down: ask again
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the cluster is not healthy after {timeout:.0f} s: {exc}") from exc
+                raise ClusterUnhealthy(f"not healthy after {timeout:.0f} s: {exc}") from exc
         time.sleep(interval)
+
+
+def create_topic_with_leaders(cluster: "Cluster", name: str, leaders: list[int],
+                              config: dict[str, str] | None = None, timeout: float = 30.0) -> str:
+    """Create `name` with one partition per entry of `leaders`, each replicated on every broker with that
+    broker first (its preferred leader), and wait until each partition is led by it.
+
+    >>> create_topic_with_leaders(cluster, kc.unique_name("slow"), leaders=[1, 2, 3])   # p0 on 1, p1 on 2, …
+    """
+    from confluent_kafka.admin import NewTopic
+
+    from .replication import wait_for
+
+    brokers = sorted(int(b) for b in cluster.brokers().broker)
+    unknown = sorted(set(leaders) - set(brokers))
+    if not leaders or unknown:
+        raise ValueError(f"leaders must be live brokers {brokers}; got {leaders}")
+    assignment = [[leader, *(b for b in brokers if b != leader)] for leader in leaders]
+    topic = NewTopic(name, num_partitions=len(leaders), replica_assignment=assignment, config=config or {})
+    cluster.admin().create_topics([topic], request_timeout=timeout)[name].result()
+    wait_for(cluster, name, lambda d: len(d) == len(leaders) and d.leader.tolist() == list(leaders),
+             f"leaders {leaders}", timeout)
+    return name
 
 
 # -- a network split on a scratch cluster --------------------------------------------------------------------
