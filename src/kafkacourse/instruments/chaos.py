@@ -266,6 +266,8 @@ REPLICATION_PROXY = 6   # the isolated node's REPLICATION listener advertised he
 ISOLATED_STEP = 7       # ISOLATED listener (binds B+7): what the isolated node fetches from the others over
 ISOLATED_PROXY = 8      # the majority nodes' ISOLATED listeners advertised here: a proxy forwards to B+7
 CONTROLLER_PROXY = 9    # a proxy forwarding to the node's CONTROLLER listener (B+1), for the other side
+ZONE_B_PROXY = 10       # ZONE_B listener advertised here (a proxy listens only for the isolated node) …
+ZONE_B_STEP = 11        # … and bound here: clients of the isolated node's side reach it, and nothing else
 SPLIT_SETTINGS = {
     # Fast failure detection, so the lesson sees fencing and ISR shrink in seconds rather than half a minute.
     "broker.heartbeat.interval.ms": "500",
@@ -277,6 +279,8 @@ SPLIT_SETTINGS = {
     "controller.quorum.election.timeout.ms": "1000",
     "controller.quorum.request.timeout.ms": "2000",
     "leader.imbalance.check.interval.seconds": "5",
+    # Three JVMs formatting and starting at once on a loaded 2-core machine can take minutes (default 60 s).
+    "initial.broker.registration.timeout.ms": "300000",
 }
 
 
@@ -305,7 +309,8 @@ def split_profile(offset: int, isolated: int = 3, name: str = "chaos-split") -> 
                      Listener("REPLICATION", "PLAINTEXT", b + REPLICATION_STEP,
                               advertised_port=b + REPLICATION_PROXY if cut_off else None),
                      Listener("ISOLATED", "PLAINTEXT", b + ISOLATED_STEP,
-                              advertised_port=None if cut_off else b + ISOLATED_PROXY))
+                              advertised_port=None if cut_off else b + ISOLATED_PROXY),
+                     Listener("ZONE_B", "PLAINTEXT", b + ZONE_B_STEP, advertised_port=b + ZONE_B_PROXY))
         voters = ",".join(
             f"{n.node_id}@localhost:" + str(n.controller_port if (n.node_id == isolated) == cut_off
                                               else n.broker_port + CONTROLLER_PROXY)
@@ -339,7 +344,8 @@ def free_split_offset() -> int:
     for _ in range(20):
         offset = profiles.free_offset()
         extra = [n.broker_port + step for n in profiles.get("cluster", offset=offset).nodes
-                 for step in (REPLICATION_STEP, REPLICATION_PROXY, ISOLATED_STEP, ISOLATED_PROXY, CONTROLLER_PROXY)]
+                 for step in (REPLICATION_STEP, REPLICATION_PROXY, ISOLATED_STEP, ISOLATED_PROXY, CONTROLLER_PROXY,
+                              ZONE_B_PROXY, ZONE_B_STEP)]
         if all(port_is_free(p) for p in extra):
             return offset
     raise ValueError("no free port offset for the network-split cluster")
@@ -368,16 +374,35 @@ class NetworkSplit:
         self.profile = split_profile(self.offset, self.isolated, self.name)
         self.proxy = FaultProxy(split_routes(self.profile, self.isolated))
 
-    def start(self, progress: Callable[[str], Any] = print, timeout: float = 120.0) -> "Cluster":
-        """Start the proxy (forwarding) and the three nodes; wait until all answer; return their Cluster."""
+    def start(self, progress: Callable[[str], Any] = print, timeout: float = 300.0) -> "Cluster":
+        """Start the proxy (forwarding) and the three nodes, from empty data dirs (a run that died half-way
+        may have left nodes running, on other ports: they are stopped first); wait until all answer; return
+        their Cluster."""
         from ..cluster import Cluster
         from ..stack.local import LocalStack
 
-        self.proxy.start()
         stack = LocalStack(profile=self.profile)
+        stack.reset(progress=lambda _msg: None)
+        self.proxy.start()
         stack.up(progress=progress, registry=False, timeout=timeout)
         self.cluster = Cluster(stack.bootstrap_servers, "", expected_brokers=3, stack=stack)
         return self.cluster
+
+    def zones(self) -> tuple[FaultProxy, FaultProxy, dict[str, str]]:
+        """Two client zones, as proxies to start: zone A reaches the majority nodes only (their PROXIED
+        listeners), zone B the isolated node only (its ZONE_B listener); and each zone's bootstrap.servers.
+        A client connected through one listener is told the other brokers' endpoints on that same listener,
+        and only the zone's own proxy listens there: what it sees is what its side of the split sees.
+
+        >>> zone_a, zone_b, bootstrap = net.zones(); zone_a.start(); zone_b.start()
+        """
+        majority = [n for n in self.profile.nodes if n.node_id != self.isolated]
+        alone = next(n for n in self.profile.nodes if n.node_id == self.isolated)
+        zone_a = FaultProxy(Route(n.proxy_port, n.proxy_target_port) for n in majority)
+        zone_b = FaultProxy([Route(alone.listener("ZONE_B").advertised, alone.listener("ZONE_B").port)])
+        bootstrap = {"A": ",".join(f"localhost:{n.proxy_port}" for n in majority),
+                     "B": f"localhost:{alone.listener('ZONE_B').advertised}"}
+        return zone_a, zone_b, bootstrap
 
     def split(self, refuse_for: float = 600.0) -> int:
         """Cut node `isolated` off from the others now; returns how many connections were reset."""
