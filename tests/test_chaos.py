@@ -101,6 +101,7 @@ def test_split_profile_refuses_an_unknown_node():
 
 @pytest.mark.needs_cluster
 def test_health_of_the_live_cluster(cluster3):
+    chaos.wait_healthy(cluster3, timeout=180)  # another lesson may have a broker down for a moment
     topic = chaos.create_topic_with_leaders(cluster3, kc.unique_name("test-chaos"), leaders=[3, 1])
     try:
         assert cluster3.describe_topic(topic).leader.tolist() == [3, 1]
