@@ -126,3 +126,15 @@ def test_timeline_draws_lanes_for_each_experiment():
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["empty\n(not run)", "e\n(held)"]
     plt.close(fig)
+
+
+def test_zones_reach_every_node_through_their_own_listener():
+    net = chaos.NetworkSplit(offset=3000)
+    zones = net.zones()
+    by_id = {n.node_id: n for n in net.profile.nodes}
+    near_b = [(r.listen_port, r.target_port) for r in zones["B"]["near"].routes]
+    assert near_b == [(by_id[3].listener("ZONE_B").advertised, by_id[3].listener("ZONE_B").port)]
+    assert [r.listen_port for r in zones["A"]["far"].routes] == [by_id[3].proxy_port]
+    assert zones["A"]["bootstrap"].split(",") == [f"localhost:{by_id[i].proxy_port}" for i in (1, 2, 3)]
+    ports = {r.listen_port for z in zones.values() for p in (z["near"], z["far"]) for r in p.routes}
+    assert len(ports) == 6 and not ports & {r.listen_port for r in net.proxy.routes}

@@ -388,28 +388,38 @@ class NetworkSplit:
         self.cluster = Cluster(stack.bootstrap_servers, "", expected_brokers=3, stack=stack)
         return self.cluster
 
-    def zones(self) -> tuple[FaultProxy, FaultProxy, dict[str, str]]:
-        """Two client zones, as proxies to start: zone A reaches the majority nodes only (their PROXIED
-        listeners), zone B the isolated node only (its ZONE_B listener); and each zone's bootstrap.servers.
-        A client connected through one listener is told the other brokers' endpoints on that same listener,
-        and only the zone's own proxy listens there: what it sees is what its side of the split sees.
+    def zones(self) -> dict[str, dict[str, Any]]:
+        """Two client zones, one on each side of the split: zone ``"A"`` with the majority nodes, zone ``"B"``
+        with the isolated one. Each zone reaches every node through proxies of its own — zone A through the
+        nodes' PROXIED listeners, zone B through their ZONE_B listeners (a client is told the other brokers'
+        endpoints on the listener it connected to) — and :meth:`split` (given the zones) cuts each zone's
+        path to the other side too. Per zone: ``near`` and ``far`` (proxies, to start) and ``bootstrap``.
 
-        >>> zone_a, zone_b, bootstrap = net.zones(); zone_a.start(); zone_b.start()
+        >>> zones = net.zones(); [p.start() for z in zones.values() for p in (z["near"], z["far"])]
         """
+        def route(node: Any, listener: str) -> Route:
+            return Route(node.listener(listener).advertised, node.listener(listener).port)
+
         majority = [n for n in self.profile.nodes if n.node_id != self.isolated]
-        alone = next(n for n in self.profile.nodes if n.node_id == self.isolated)
-        zone_a = FaultProxy(Route(n.proxy_port, n.proxy_target_port) for n in majority)
-        zone_b = FaultProxy([Route(alone.listener("ZONE_B").advertised, alone.listener("ZONE_B").port)])
-        bootstrap = {"A": ",".join(f"localhost:{n.proxy_port}" for n in majority),
-                     "B": f"localhost:{alone.listener('ZONE_B').advertised}"}
-        return zone_a, zone_b, bootstrap
+        alone = [n for n in self.profile.nodes if n.node_id == self.isolated]
+        zones = {}
+        for zone, listener, near, far in (("A", "PROXIED", majority, alone), ("B", "ZONE_B", alone, majority)):
+            zones[zone] = {"near": FaultProxy(route(n, listener) for n in near),
+                           "far": FaultProxy(route(n, listener) for n in far),
+                           "bootstrap": ",".join(f"localhost:{n.listener(listener).advertised}"
+                                                 for n in [*near, *far])}
+        return zones
 
-    def split(self, refuse_for: float = 600.0) -> int:
-        """Cut node `isolated` off from the others now; returns how many connections were reset."""
-        return self.proxy.cut(refuse_for=refuse_for)
+    def split(self, zones: dict[str, dict[str, Any]] | None = None, refuse_for: float = 600.0) -> int:
+        """Cut node `isolated` off from the others now (and, given :meth:`zones`, each zone from the far
+        side); returns how many connections were reset."""
+        proxies = [self.proxy, *(z["far"] for z in (zones or {}).values())]
+        return sum(p.cut(refuse_for=refuse_for) for p in proxies)
 
-    def heal(self) -> None:
-        self.proxy.heal()
+    def heal(self, zones: dict[str, dict[str, Any]] | None = None) -> None:
+        """Forward across the split again (and from each zone to the far side)."""
+        for proxy in [self.proxy, *(z["far"] for z in (zones or {}).values())]:
+            proxy.heal()
 
     def stop(self, progress: Callable[[str], Any] = print, delete_data: bool = True) -> None:
         """Stop the nodes (and delete their data, by default) and the proxy."""
