@@ -190,11 +190,12 @@ def health(cluster: "Cluster", topics: list[str] | None = None) -> dict[str, Any
     """
     metadata = cluster.admin().list_topics(timeout=10)
     names = list(metadata.topics) if topics is None else topics
-    offline, under = [], []
+    offline, under, missing = [], [], []
     total = 0
     for name in names:
         topic = metadata.topics.get(name)
         if topic is None or topic.error is not None:
+            missing.append(name)   # a broker that has not learnt of a new topic yet, or no such topic
             continue
         for p in topic.partitions.values():
             total += 1
@@ -203,7 +204,8 @@ def health(cluster: "Cluster", topics: list[str] | None = None) -> dict[str, Any
             elif len(p.isrs) < len(p.replicas):
                 under.append(f"{name}[{p.id}]")
     return {"brokers": sorted(metadata.brokers), "partitions": total, "offline": len(offline),
-            "under_replicated": len(under), "examples": (offline + under)[:5]}
+            "under_replicated": len(under), "missing": len(missing) if topics is not None else 0,
+            "examples": (missing + offline + under)[:5]}
 
 
 def assert_healthy(cluster: "Cluster", topics: list[str] | None = None, brokers: int | None = None) -> str:
@@ -212,6 +214,7 @@ def assert_healthy(cluster: "Cluster", topics: list[str] | None = None, brokers:
     expected = cluster.expected_brokers if brokers is None else brokers
     now = health(cluster, topics)
     assert len(now["brokers"]) == expected, f"brokers up {now['brokers']}, expected {expected}"
+    assert now["missing"] == 0, f"topics not in the metadata: {now['examples']}"
     assert now["offline"] == 0, f"{now['offline']} partitions without a leader, e.g. {now['examples']}"
     assert now["under_replicated"] == 0, (f"{now['under_replicated']} of {now['partitions']} partitions "
                                           f"under-replicated, e.g. {now['examples']}")
