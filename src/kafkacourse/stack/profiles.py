@@ -74,11 +74,14 @@ class Listener:
 @dataclass(frozen=True)
 class Node:
     """One combined broker+controller: its id, its listeners (the first one is where clients connect unless a
-    principal says otherwise), and the port of its JMX exporter."""
+    principal says otherwise), the port of its JMX exporter, and settings of its own (usually none)."""
 
     node_id: int
     listeners: tuple[Listener, ...]
     jmx_port: int
+    # This node's own server.properties lines, written after the profile's (a later line wins): e.g. another
+    # inter.broker.listener.name or controller.quorum.voters for one node (Day 5's network split).
+    settings: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def listener(self, name: str) -> Listener:
         for listener in self.listeners:

@@ -216,6 +216,9 @@ class BrokerNode(JvmService):
         if profile.broker_settings:
             lines.append(f"# The {profile.name} profile's own settings.")
             lines += [f"{key}={value}" for key, value in profile.broker_settings.items()]
+        if node.settings:
+            lines.append(f"# Node {node.node_id}'s own settings (a later line wins over an earlier one).")
+            lines += [f"{key}={value}" for key, value in node.settings.items()]
         return "\n".join(lines) + "\n"
 
 
