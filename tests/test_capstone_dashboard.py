@@ -94,7 +94,7 @@ def test_the_dashboard_draws_every_chart_and_updates_while_events_flow(flowing, 
 
     run, run_dir = flowing
     app = create_app(run, run_dir, cluster.bootstrap_servers, prometheus_server.url,
-                     selector=f'job="capstone",run="{run}"', lag_interval_s=1.0)
+                      lag_interval_s=1.0)
     ARTIFACTS.mkdir(exist_ok=True)
     with kc.serve(app) as server, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM),

@@ -75,14 +75,16 @@ class LagSampler:
 
 
 def create_app(prefix: str, run_dir: str | Path | None = None, bootstrap_servers: str = "localhost:9092",
-               prometheus_url: str | None = None, selector: str = 'job="capstone"',
+               prometheus_url: str | None = None, selector: str | None = None,
                lag_interval_s: float = 2.0) -> FastAPI:
     """The dashboard of the capstone run named `prefix` (its topics and groups start with it).
 
     `run_dir` holds faults.jsonl (None: no markers); `selector` picks the run's series in Prometheus (label
-    matchers without braces, default ``job="capstone"``); `prometheus_url` defaults to the course's."""
+    matchers without braces; default ``job="capstone",run="<prefix>"``, the labels System gives its scrape
+    targets); `prometheus_url` defaults to the course's."""
     if not prefix:
         raise ValueError("prefix is the run's name (its groups start with it), e.g. kc.unique_name('capstone')")
+    selector = selector or f'job="capstone",run="{prefix}"'
     data.queries(selector)  # a bad selector fails here, not on the first request
     prometheus = Prometheus(prometheus_url)
     cluster = Cluster(bootstrap_servers, schema_registry_url="")  # the admin client and offsets only
