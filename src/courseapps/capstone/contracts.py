@@ -20,9 +20,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-
-from kafkacourse.instruments.schemas import load_avro
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas" / "capstone"
 PARTITIONS = 3
@@ -84,8 +83,16 @@ def subject(topic: str) -> str:
 
 
 def schema(event_type: str) -> dict[str, Any]:
-    """The Avro schema of an event type, from schemas/capstone/<EventType>.avsc (parsed by fastavro first)."""
-    return load_avro(event_type, directory=SCHEMA_DIR)
+    """The Avro schema of an event type, from schemas/capstone/<EventType>.avsc (parsed by fastavro first).
+
+    Read here rather than with kafkacourse.instruments.schemas.load_avro, which imports pandas and protobuf:
+    every service process imports this module, and start-up time counts on a 2-core machine."""
+    path = SCHEMA_DIR / f"{event_type}.avsc"
+    if not path.is_file():
+        raise FileNotFoundError(f"no schema file {path} (the capstone's events: {sorted(EVENTS.values())})")
+    loaded = json.loads(path.read_text())
+    fastavro.parse_schema(loaded)
+    return loaded
 
 
 def schema_text(event_type: str) -> str:

@@ -3,8 +3,9 @@
     python -m courseapps.capstone.inventory.service --prefix P --bootstrap-servers B --registry-url R \
         --store inventory.db --stock '{"sku-1": 50, "sku-2": 20}'
 
-Store (SQLite): ``stock(sku, available CHECK (available >= 0), initial)`` and ``reservations(order_id PRIMARY
-KEY, state RESERVED | REJECTED | RELEASED, lines, ...)``. One SQLite transaction per event: an order is
+Store (SQLite): ``stock(sku, available CHECK (available >= 0), initial)``, ``reservations(order_id PRIMARY
+KEY, state RESERVED | REJECTED | RELEASED, lines, ...)`` and ``moves`` (a ledger: every change of a sku's
+stock in the order it happened, with the level after it). One SQLite transaction per event: an order is
 reserved whole (every line) or rejected whole, so stock never goes negative (the CHECK would refuse it too).
 An OrderPlaced for an order that already has a reservation changes nothing and re-sends the same answer
 (same event id): redelivery after a crash is harmless. A PaymentFailed releases a RESERVED order once.
@@ -22,6 +23,8 @@ from ..service import EventLoop, Published, arguments, connect_store, http_app, 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stock (sku TEXT PRIMARY KEY, available INTEGER NOT NULL CHECK (available >= 0),
                                   initial INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS moves (seq INTEGER PRIMARY KEY AUTOINCREMENT, sku TEXT NOT NULL, delta INTEGER NOT NULL,
+                                  available INTEGER NOT NULL, order_id TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS reservations (order_id TEXT PRIMARY KEY, state TEXT NOT NULL, customer_id TEXT,
                                          total INTEGER, lines TEXT NOT NULL, reason TEXT, updated_at INTEGER);
 """
@@ -57,7 +60,9 @@ class Inventory:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute("SELECT state, reason FROM reservations WHERE order_id = ?", (order_id,)).fetchone()
+            row = db.execute("SELECT state, reason, updated_at FROM reservations WHERE order_id = ?",
+                             (order_id,)).fetchone()
+            at = now_ms() if row is None else row[2]  # a re-sent answer keeps the time of the reservation
             if row is None:
                 needed: dict[str, int] = {}
                 for line in lines:
@@ -70,10 +75,10 @@ class Inventory:
                 state = "REJECTED" if short else "RESERVED"
                 if not short:
                     for sku, quantity in needed.items():
-                        db.execute("UPDATE stock SET available = available - ? WHERE sku = ?", (quantity, sku))
+                        self._move(sku, -quantity, order_id, at)
                 db.execute("INSERT INTO reservations VALUES (?, ?, ?, ?, ?, ?, ?)",
                            (order_id, state, order["customer_id"], int(order["total"]), json.dumps(lines),
-                            ",".join(short) or None, now_ms()))
+                            ",".join(short) or None, at))
             else:
                 state, short = row[0], (row[1] or "").split(",")
             db.execute("COMMIT")
@@ -82,10 +87,10 @@ class Inventory:
             raise
         if state == "REJECTED":
             return [("inventory.rejected", {"event_id": contracts.event_id("InventoryRejected", order_id),
-                                            "order_id": order_id, "occurred_at": now_ms(), "reason": "out_of_stock",
+                                            "order_id": order_id, "occurred_at": at, "reason": "out_of_stock",
                                             "skus": [s for s in short if s]})]
         return [("inventory.reserved", {"event_id": contracts.event_id("InventoryReserved", order_id),
-                                        "order_id": order_id, "occurred_at": now_ms(),
+                                        "order_id": order_id, "occurred_at": at,
                                         "customer_id": order["customer_id"], "lines": lines,
                                         "total": int(order["total"])})]
 
@@ -94,23 +99,31 @@ class Inventory:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute("SELECT state, lines FROM reservations WHERE order_id = ?", (order_id,)).fetchone()
+            row = db.execute("SELECT state, lines, updated_at FROM reservations WHERE order_id = ?",
+                             (order_id,)).fetchone()
             if row is None or row[0] == "REJECTED":
                 db.execute("COMMIT")
                 return []  # nothing was reserved for it: nothing to give back
-            lines = json.loads(row[1])
+            lines, at = json.loads(row[1]), row[2]
             if row[0] == "RESERVED":
+                at = now_ms()
                 for line in lines:
-                    db.execute("UPDATE stock SET available = available + ? WHERE sku = ?", (line["quantity"], line["sku"]))
+                    self._move(line["sku"], line["quantity"], order_id, at)
                 db.execute("UPDATE reservations SET state = 'RELEASED', updated_at = ? WHERE order_id = ?",
-                           (now_ms(), order_id))
+                           (at, order_id))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return [("inventory.released", {"event_id": contracts.event_id("InventoryReleased", order_id),
-                                        "order_id": order_id, "occurred_at": now_ms(), "reason": "payment_failed",
+                                        "order_id": order_id, "occurred_at": at, "reason": "payment_failed",
                                         "lines": lines})]
+
+    def _move(self, sku: str, delta: int, order_id: str, at: int) -> None:
+        """Change one sku's stock by `delta` and write the move, with the level after it, to the ledger."""
+        self.db.execute("UPDATE stock SET available = available + ? WHERE sku = ?", (delta, sku))
+        self.db.execute("INSERT INTO moves (sku, delta, available, order_id, at) "
+                        "SELECT sku, ?, available, ?, ? FROM stock WHERE sku = ?", (delta, order_id, at, sku))
 
     def stock(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT sku, available FROM stock ORDER BY sku"))
