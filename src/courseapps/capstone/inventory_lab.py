@@ -238,10 +238,14 @@ class InventoryLab:
                 system.start(timeout=90)
                 result.seconds["start"] = time.monotonic() - started
                 self._crash_points(system, result, say)
+                result.seconds["crash points"] = time.monotonic() - started - sum(result.seconds.values())
                 self._load(system, result, say, fire, faults, orders, rate)
+                result.seconds["load"] = time.monotonic() - started - sum(result.seconds.values())
                 say("waiting until every order is terminal …")
                 result.settled = self._settle(system, result, settle_timeout)
+                result.seconds["settle"] = time.monotonic() - started - sum(result.seconds.values())
                 result.invariants = checker.check(system)
+                result.seconds["check"] = time.monotonic() - started - sum(result.seconds.values())
             except _Stopped as stop:
                 result.error = str(stop)
             finally:
