@@ -6,10 +6,10 @@ The learner writes two module files (the lab's ``%%writefile`` cells): ``invento
 (:class:`courseapps.capstone.system.System`) with ``System.replace("inventory", module="inventory_service")``
 and runs, on a fresh run (topics, schemas, stores):
 
-1. **crash points**: with inventory stopped, two orders are placed; inventory starts again and SIGKILLs
-   itself at each (``lab_consumer``: a Consumer that watches for the records keyed by those order ids):
-   ``before-commit`` — the commit that covers the order, before it reaches the broker (the order comes back:
-   a redelivery); ``after-commit`` — once that commit returned. Each time the harness restarts inventory.
+1. **crash points**: two orders are placed; inventory SIGKILLs itself at each (``lab_consumer``: a Consumer
+   that watches the first two orders it reads): ``before-commit`` — at the commit that covers the first,
+   before it reaches the broker (the order comes back: a redelivery); ``after-commit`` — once the commit of
+   the second returned. Each time the harness restarts inventory.
 2. **load with failures**: orders placed on the orders API at a steady rate, the payment provider declining
    a share of them, one sku too scarce for the demand; meanwhile inventory is SIGKILLed from outside and
    restarted (``faults.kill_service``) and a poison record is written to ``orders.placed`` (``faults.poison``).
@@ -59,21 +59,25 @@ CHECKS = ("ran", "answered", "never-negative", "redelivery", "compensation", "dl
 
 # -- inside the learner's service process ------------------------------------------------------------------------
 class KeyedCrashConsumer(CrashPointConsumer):
-    """Day 3's CrashPointConsumer whose crash points name a record by its key and topic (an order id on
-    ``orders.placed``) instead of its offset: the first record with that key becomes the point."""
+    """Day 3's CrashPointConsumer whose crash points name a topic instead of an offset: each point takes the
+    first record of its topic whose key no other point took (so two points hit two different orders, also
+    across restarts: the fired file says which keys were taken)."""
 
     def __init__(self, config: dict[str, Any], crash_points: list[dict[str, Any]], fired_file: Path) -> None:
-        fired = fired_file.read_text().splitlines() if fired_file.exists() else []
-        done = {(p["kind"], p["key"]) for p in map(json.loads, fired)}
-        self._keyed = [p for p in crash_points if (p["kind"], p["key"]) not in done]
+        fired = [json.loads(line) for line in (fired_file.read_text().splitlines() if fired_file.exists() else [])]
+        self._taken = {p["key"] for p in fired}
+        done = {p["kind"] for p in fired}
+        self._open = [p for p in crash_points if p["kind"] not in done]
         super().__init__(config, [], fired_file)
 
     def _watch(self, msg: Any) -> None:
-        if msg is not None and not msg.error() and msg.key() is not None:
+        if self._open and msg is not None and not msg.error() and msg.key() is not None:
             key = msg.key().decode(errors="replace")
-            for point in [p for p in self._keyed if p["key"] == key and p["topic"] == msg.topic()]:
-                self._keyed.remove(point)
-                self._points.append({**point, "partition": msg.partition(), "offset": msg.offset()})
+            point = next((p for p in self._open if p["topic"] == msg.topic()), None)
+            if point is not None and key not in self._taken:
+                self._open.remove(point)
+                self._taken.add(key)
+                self._points.append({**point, "key": key, "partition": msg.partition(), "offset": msg.offset()})
         super()._watch(msg)
 
 
@@ -226,10 +230,17 @@ class InventoryLab:
         prefix = unique_name("caplab")
         run_dir = self.lab_dir / prefix
         result = ScenarioResult(prefix, run_dir)
+        for name, step in ((STORE_MODULE, 1), (MODULE, 2)):
+            if "raise NotImplementedError" in (self.code_dir / f"{name}.py").read_text():
+                result.error = f"step {step} is still to do ({name}.py raises NotImplementedError): the scenario needs it"
+                return result
         say = print if progress else (lambda *a, **k: None)
         system = System(prefix, cluster=self.cluster, run_dir=run_dir, stock=STOCK,
                         provider={"latency_ms": 5, "decline_rate": 0.3, "error_rate": 0.0})
         system.replace("inventory", module=MODULE)
+        run_dir.mkdir(parents=True)
+        topic = system.topics["orders.placed"]
+        (run_dir / CRASH_FILE).write_text(json.dumps([{"kind": kind, "topic": topic} for kind in CRASH_KINDS]))
         self.runs.append(system)
         started = time.monotonic()
         with self._code_on_path():
@@ -291,18 +302,8 @@ class InventoryLab:
 
     def _crash_points(self, system: Any, result: ScenarioResult, say) -> None:
         say("crash points: two orders, inventory SIGKILLs itself at each …")
-        system.terminate("inventory")
         for kind in CRASH_KINDS:
-            result.crash_orders[kind] = self._place(system, f"crash-{kind}",
-                                                    [{"sku": "sku-red", "quantity": 1, "unit_price": PRICES["sku-red"]}])
-        topic = system.topics["orders.placed"]
-        points = [{"kind": kind, "key": order_id, "topic": topic} for kind, order_id in result.crash_orders.items()]
-        (system.run_dir / CRASH_FILE).write_text(json.dumps(points))
-        try:
-            system.restart("inventory", timeout=60)
-        except Exception as exc:
-            raise _Stopped(f"your inventory service did not start: {type(exc).__name__}: {str(exc)[:300]}\n"
-                           f"{system.process('inventory').tail(12)}") from None
+            self._place(system, f"crash-{kind}", [{"sku": "sku-red", "quantity": 1, "unit_price": PRICES["sku-red"]}])
         deadline = time.monotonic() + 60
         while len(result.fired) < len(CRASH_KINDS):
             self._supervise(system, result)
@@ -311,6 +312,8 @@ class InventoryLab:
                                "does your loop take its consumer from lab_consumer(...) and commit each record "
                                "with consumer.commit(message=msg, ...)?")
             time.sleep(0.2)
+        fired = system.run_dir / FIRED_FILE
+        result.crash_orders = {p["kind"]: p["key"] for p in map(json.loads, fired.read_text().splitlines())}
 
     def _load(self, system: Any, result: ScenarioResult, say, fire, faults, orders: int, rate: float) -> None:
         say(f"load: {orders} orders at {rate:.0f}/s, 30% of payments declined, sku-rare scarce; "
