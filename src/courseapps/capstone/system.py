@@ -93,8 +93,7 @@ class System:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.cluster is None:
             self.cluster = kc.connect(brokers=self.brokers)
-        for topic in contracts.all_topics(self.prefix):
-            self.cluster.create_topic(topic, partitions=contracts.PARTITIONS)
+        self._create_topics()
         contracts.register_schemas(SchemaRegistryClient(self.cluster.registry_config()), self.prefix)
         names = ([PROVIDER] if "payments" in self.services else []) + self.services
         for name in names:
@@ -134,8 +133,12 @@ class System:
 
         if self.cluster is None:
             return
-        for topic in contracts.all_topics(self.prefix):
-            self.cluster.delete_topic(topic)
+        names = [t for t in contracts.all_topics(self.prefix) if t in set(self.cluster.topics(self.prefix))]
+        if names:
+            for future in self.cluster.admin().delete_topics(names, request_timeout=30).values():
+                future.result()
+        for topic in names:
+            self.cluster.delete_topic(topic)  # already deleted: waits until the metadata says so
         delete_subjects(SchemaRegistryClient(self.cluster.registry_config()),
                         [contracts.subject(t) for t in self.topics.values()])
 
@@ -257,6 +260,27 @@ class System:
 
             self.provider_proxy = FaultProxy([Route(free_port(), self.ports[PROVIDER])]).start()
         return f"http://127.0.0.1:{self.provider_proxy.routes[0].listen_port}"
+
+    def _create_topics(self) -> None:
+        """Every topic of the run in one admin request (one by one takes a metadata round trip each), then
+        Cluster.create_topic on each, which finds it and waits until its partitions have leaders."""
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import NewTopic
+
+        names = contracts.all_topics(self.prefix)
+        missing = [t for t in names if t not in set(self.cluster.topics(self.prefix))]
+        if missing:
+            futures = self.cluster.admin().create_topics(
+                [NewTopic(t, num_partitions=contracts.PARTITIONS, replication_factor=-1) for t in missing],
+                request_timeout=30)
+            for future in futures.values():
+                try:
+                    future.result()
+                except KafkaException as exc:
+                    if "already exists" not in str(exc).lower():
+                        raise
+        for topic in names:
+            self.cluster.create_topic(topic, partitions=contracts.PARTITIONS)
 
     def _wait_ready(self, name: str, timeout: float) -> None:
         process = self.processes[name]
