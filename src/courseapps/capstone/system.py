@@ -353,6 +353,15 @@ def stop_running(state: dict[str, Any], timeout: float = 30.0) -> list[str]:
     return stopped
 
 
+def health_of(url: str) -> str:
+    """``ok`` when GET <url>/health answers 200, else what went wrong (for `capstone status`)."""
+    try:
+        response = httpx.get(url + "/health", timeout=5)
+    except httpx.HTTPError as exc:
+        return f"not answering ({type(exc).__name__})"
+    return "ok" if response.status_code == 200 else f"HTTP {response.status_code}"
+
+
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
