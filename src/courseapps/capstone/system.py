@@ -217,10 +217,10 @@ class System:
     def faults_file(self) -> Path:
         return self.run_dir / "faults.jsonl"
 
-    def record_fault(self, name: str, detail: Any = None) -> dict[str, Any]:
-        """Append ``{"at": epoch s, "fault": name, "detail": detail}`` to run_dir/faults.jsonl (the dashboard's
-        markers; the checker reads the poison keys from it)."""
-        entry = {"at": time.time(), "fault": name, "detail": detail}
+    def record_fault(self, name: str, detail: Any = None, at: float | None = None) -> dict[str, Any]:
+        """Append ``{"at": epoch s (default: now), "fault": name, "detail": detail}`` to run_dir/faults.jsonl
+        (the dashboard's markers; the checker reads the poison keys from it)."""
+        entry = {"at": time.time() if at is None else at, "fault": name, "detail": detail}
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self.faults_file, "a") as f:
             f.write(json.dumps(entry) + "\n")
