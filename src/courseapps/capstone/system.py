@@ -85,8 +85,11 @@ class System:
         self.started_at: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    def start(self, timeout: float = 120.0) -> "System":
-        """Create topics and subjects, start the provider and the services, wait until all are ready."""
+    def start(self, timeout: float = 120.0, progress: Any = None) -> "System":
+        """Create topics and subjects, start the provider and the services, wait until all are ready.
+
+        `progress` (e.g. ``print``) is called with a short line after each step."""
+        say = progress or (lambda _line: None)
         import kafkacourse as kc
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
@@ -94,7 +97,9 @@ class System:
         if self.cluster is None:
             self.cluster = kc.connect(brokers=self.brokers)
         self._create_topics()
+        say(f"{len(contracts.all_topics(self.prefix))} topics created ({contracts.PARTITIONS} partitions each)")
         contracts.register_schemas(SchemaRegistryClient(self.cluster.registry_config()), self.prefix)
+        say(f"{len(self.topics)} schemas registered, BACKWARD per subject")
         names = ([PROVIDER] if "payments" in self.services else []) + self.services
         for name in names:
             self.ports.setdefault(name, free_port())
@@ -103,6 +108,7 @@ class System:
             self.processes[name].start()
         for name in names:
             self._wait_ready(name, timeout)
+            say(f"{name} ready (pid {self.processes[name].pid}, {self.url(name)})")
         self.started_at = time.time()
         self._write_state()
         self._write_targets()
