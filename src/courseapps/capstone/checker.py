@@ -77,8 +77,6 @@ def poison_keys(system: "System") -> set[str]:
 def settle(system: "System", timeout: float = 90.0) -> float:
     """Wait until no order is PLACED, the outbox is sent and every service's group has consumed its topics
     to the end; the seconds it took. A TimeoutError says what is still open."""
-    from kafkacourse.instruments.retry import wait_until_consumed
-
     started = time.monotonic()
     deadline = started + timeout
     while True:
@@ -91,11 +89,30 @@ def settle(system: "System", timeout: float = 90.0) -> float:
             raise TimeoutError(f"after {timeout:.0f} s {left} orders are still PLACED, "
                                f"{int(unsent.n[0])} outbox rows unsent")
         time.sleep(0.3)
-    for service in system.services:
-        names = [system.topics[s] for s in contracts.CONSUMES[service]]
-        wait_until_consumed(system.cluster, contracts.group(system.prefix, service), names,
-                            timeout=max(5.0, deadline - time.monotonic()))
-    return time.monotonic() - started
+    while True:
+        lags = {service: group_lag(system, service) for service in system.services}
+        if not any(lags.values()):
+            return time.monotonic() - started
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"after {timeout:.0f} s the services' groups still lag: {lags}")
+        time.sleep(0.3)
+
+
+def group_lag(system: "System", service: str, timeout: float = 60.0) -> int:
+    """A service's consumer group's lag summed over the topics it reads. A failed request (a coordinator
+    still loading, a timeout: a broker just restarted) is asked again, for up to `timeout` s."""
+    from confluent_kafka import KafkaException
+
+    group = contracts.group(system.prefix, service)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return sum(int(system.cluster.group_offsets(group, system.topics[s]).lag.sum())
+                       for s in contracts.CONSUMES[service])
+        except KafkaException as exc:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no lag for group {group} within {timeout:.0f} s: {exc}") from exc
+            time.sleep(0.5)
 
 
 def check(system: "System") -> pd.DataFrame:

@@ -9,7 +9,7 @@
 >>> faults.recovery(system, fault)                   # after the load: how long until the system worked again
 
 Every function returns the fault's entry (``{"at", "fault", "detail", "until"}``: epoch seconds, ``until`` =
-when the fault ended). :func:`recovery` measures two things from the orders store, once the load has gone on
+when the fault ended, also kept in its detail). :func:`recovery` measures two things from the orders store, once the load has gone on
 past the fault: **first_terminal_s** — from the fault's start until the first order *placed after it*
 reached a terminal state (the system does new work again), and **drained_s** — from the fault's end until
 every order placed before that end was terminal (the backlog it built is gone).
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 
 def _record(system: "System", name: str, at: float, detail: Any) -> dict[str, Any]:
-    entry = system.record_fault(name, detail)
-    entry.update(at=at, until=time.time())
+    entry = system.record_fault(name, {**detail, "until": time.time()}, at=at)
+    entry["until"] = entry["detail"]["until"]
     return entry
 
 

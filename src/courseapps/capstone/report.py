@@ -15,7 +15,7 @@ import pandas as pd
 from kafkacourse.instruments.latency import latency_table
 
 from . import contracts
-from .checker import read_store
+from .checker import group_lag, read_store
 
 if TYPE_CHECKING:
     from .system import System
@@ -43,10 +43,52 @@ def summary(orders: pd.DataFrame) -> pd.DataFrame:
 
 def lag(system: "System") -> pd.DataFrame:
     """Per service: its consumer group's lag summed over the topics it reads, now."""
-    rows = []
-    for service in system.services:
-        group = contracts.group(system.prefix, service)
-        total = sum(int(system.cluster.group_offsets(group, system.topics[s]).lag.sum())
-                    for s in contracts.CONSUMES[service])
-        rows.append({"service": service, "group": group, "lag": total})
+    rows = [{"service": service, "group": contracts.group(system.prefix, service), "lag": group_lag(system, service)}
+            for service in system.services]
     return pd.DataFrame(rows).set_index("service")
+
+
+class LagSampler:
+    """Samples :func:`lag` every `interval` s on a thread while a load runs; ``frame()`` is one row per sample
+    and service (t = seconds since the sampler started), for a chart of where the backlog builds up.
+
+    >>> with LagSampler(system) as lags:
+    ...     run_the_load()
+    >>> lags.frame().pivot(index="t", columns="service", values="lag").plot()
+    """
+
+    def __init__(self, system: "System", interval: float = 1.0) -> None:
+        import threading
+
+        self.system, self.interval = system, interval
+        self.rows: list[dict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lag-sampler", daemon=True)
+        self.t0 = 0.0
+
+    def _run(self) -> None:
+        import time
+
+        while not self._stop.is_set():
+            try:
+                sample = lag(self.system)
+            except Exception:  # a broker restarting: skip this sample
+                sample = None
+            if sample is not None:
+                t = time.time() - self.t0
+                self.rows += [{"t": t, "service": s, "lag": int(v)} for s, v in sample.lag.items()]
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "LagSampler":
+        import time
+
+        self.t0 = time.time()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["t", "service", "lag"])

@@ -85,17 +85,21 @@ class System:
         self.started_at: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    def start(self, timeout: float = 120.0) -> "System":
-        """Create topics and subjects, start the provider and the services, wait until all are ready."""
+    def start(self, timeout: float = 120.0, progress: Any = None) -> "System":
+        """Create topics and subjects, start the provider and the services, wait until all are ready.
+
+        `progress` (e.g. ``print``) is called with a short line after each step."""
+        say = progress or (lambda _line: None)
         import kafkacourse as kc
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.cluster is None:
             self.cluster = kc.connect(brokers=self.brokers)
-        for topic in contracts.all_topics(self.prefix):
-            self.cluster.create_topic(topic, partitions=contracts.PARTITIONS)
+        self._create_topics()
+        say(f"{len(contracts.all_topics(self.prefix))} topics created ({contracts.PARTITIONS} partitions each)")
         contracts.register_schemas(SchemaRegistryClient(self.cluster.registry_config()), self.prefix)
+        say(f"{len(self.topics)} schemas registered, BACKWARD per subject")
         names = ([PROVIDER] if "payments" in self.services else []) + self.services
         for name in names:
             self.ports.setdefault(name, free_port())
@@ -104,6 +108,7 @@ class System:
             self.processes[name].start()
         for name in names:
             self._wait_ready(name, timeout)
+            say(f"{name} ready (pid {self.processes[name].pid}, {self.url(name)})")
         self.started_at = time.time()
         self._write_state()
         self._write_targets()
@@ -134,8 +139,12 @@ class System:
 
         if self.cluster is None:
             return
-        for topic in contracts.all_topics(self.prefix):
-            self.cluster.delete_topic(topic)
+        names = [t for t in contracts.all_topics(self.prefix) if t in set(self.cluster.topics(self.prefix))]
+        if names:
+            for future in self.cluster.admin().delete_topics(names, request_timeout=30).values():
+                future.result()
+        for topic in names:
+            self.cluster.delete_topic(topic)  # already deleted: waits until the metadata says so
         delete_subjects(SchemaRegistryClient(self.cluster.registry_config()),
                         [contracts.subject(t) for t in self.topics.values()])
 
@@ -214,10 +223,10 @@ class System:
     def faults_file(self) -> Path:
         return self.run_dir / "faults.jsonl"
 
-    def record_fault(self, name: str, detail: Any = None) -> dict[str, Any]:
-        """Append ``{"at": epoch s, "fault": name, "detail": detail}`` to run_dir/faults.jsonl (the dashboard's
-        markers; the checker reads the poison keys from it)."""
-        entry = {"at": time.time(), "fault": name, "detail": detail}
+    def record_fault(self, name: str, detail: Any = None, at: float | None = None) -> dict[str, Any]:
+        """Append ``{"at": epoch s (default: now), "fault": name, "detail": detail}`` to run_dir/faults.jsonl
+        (the dashboard's markers; the checker reads the poison keys from it)."""
+        entry = {"at": time.time() if at is None else at, "fault": name, "detail": detail}
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self.faults_file, "a") as f:
             f.write(json.dumps(entry) + "\n")
@@ -257,6 +266,27 @@ class System:
 
             self.provider_proxy = FaultProxy([Route(free_port(), self.ports[PROVIDER])]).start()
         return f"http://127.0.0.1:{self.provider_proxy.routes[0].listen_port}"
+
+    def _create_topics(self) -> None:
+        """Every topic of the run in one admin request (one by one takes a metadata round trip each), then
+        Cluster.create_topic on each, which finds it and waits until its partitions have leaders."""
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import NewTopic
+
+        names = contracts.all_topics(self.prefix)
+        missing = [t for t in names if t not in set(self.cluster.topics(self.prefix))]
+        if missing:
+            futures = self.cluster.admin().create_topics(
+                [NewTopic(t, num_partitions=contracts.PARTITIONS, replication_factor=-1) for t in missing],
+                request_timeout=30)
+            for future in futures.values():
+                try:
+                    future.result()
+                except KafkaException as exc:
+                    if "already exists" not in str(exc).lower():
+                        raise
+        for topic in names:
+            self.cluster.create_topic(topic, partitions=contracts.PARTITIONS)
 
     def _wait_ready(self, name: str, timeout: float) -> None:
         process = self.processes[name]
@@ -327,6 +357,15 @@ def stop_running(state: dict[str, Any], timeout: float = 30.0) -> list[str]:
         stopped.append(name)
     System(state["prefix"], run_dir=state["run_dir"])._targets_file().unlink(missing_ok=True)
     return stopped
+
+
+def health_of(url: str) -> str:
+    """``ok`` when GET <url>/health answers 200, else what went wrong (for `capstone status`)."""
+    try:
+        response = httpx.get(url + "/health", timeout=5)
+    except httpx.HTTPError as exc:
+        return f"not answering ({type(exc).__name__})"
+    return "ok" if response.status_code == 200 else f"HTTP {response.status_code}"
 
 
 def _pid_alive(pid: int | None) -> bool:
