@@ -126,6 +126,7 @@ class InventoryLab:
         self.lab_dir = Path(lab_dir)
         self.code_dir = self.lab_dir / "code"
         self.runs: list[Any] = []
+        self._dashboard: Any = None
 
     @classmethod
     def create(cls, cluster: "Cluster", lab_dir: Path | str | None = None) -> "InventoryLab":
@@ -218,8 +219,11 @@ class InventoryLab:
                 os.environ["PYTHONPATH"] = before
 
     def run_scenario(self, progress: bool = True, orders: int = 36, rate: float = 12.0,
-                     settle_timeout: float = 45.0) -> ScenarioResult:
-        """Run the whole scenario (module docstring) against the learner's files; what it left behind."""
+                     settle_timeout: float = 45.0, dashboard: bool = False) -> ScenarioResult:
+        """Run the whole scenario (module docstring) against the learner's files; what it left behind.
+
+        `dashboard`: serve the capstone dashboard of this run while it lasts and show it (an IFrame in
+        JupyterLab: it keeps updating while this call runs, fed by Prometheus and the cluster)."""
         from courseapps.capstone import checker, faults
         from courseapps.capstone.system import System
         from kafkacourse.instruments.load import fire
@@ -248,6 +252,8 @@ class InventoryLab:
                 say("starting the system with your inventory service …")
                 system.start(timeout=90)
                 result.seconds["start"] = time.monotonic() - started
+                if dashboard:
+                    self._show_dashboard(system)
                 self._crash_points(system, result, say)
                 result.seconds["crash points"] = time.monotonic() - started - sum(result.seconds.values())
                 self._load(system, result, say, fire, faults, orders, rate)
@@ -261,10 +267,22 @@ class InventoryLab:
                 result.error = str(stop)
             finally:
                 self._read_back(system, result)
+                if self._dashboard is not None:
+                    self._dashboard.stop()
+                    self._dashboard = None
                 system.stop()
                 result.seconds["total"] = time.monotonic() - started
         say(f"done in {result.seconds['total']:.0f} s" + (f": {result.error}" if result.error else ""))
         return result
+
+    def _show_dashboard(self, system: Any) -> None:
+        from IPython.display import IFrame, display
+
+        from courseapps.capstone.dashboard import create_app
+        from kafkacourse.server import serve
+
+        self._dashboard = serve(create_app(system.prefix, system.run_dir, self.cluster.bootstrap_servers))
+        display(IFrame(self._dashboard.url + "/?minutes=3", width="100%", height=760))
 
     def _place(self, system: Any, customer: str, lines: list[dict[str, Any]]) -> str:
         import httpx
