@@ -100,8 +100,7 @@ def test_wrong_answers_fail_their_checks_with_their_hints(cluster, tmp_path, run
     for wrong in RUNS[run]:
         _, _, check, pattern, _ = WRONG_ANSWERS[wrong]
         assert re.search(pattern, verdicts[check], re.S), (wrong, verdicts[check])
-    first = WRONG_ANSWERS[RUNS[run][0]][4]
-    assert first is None or re.search(first, store_hint or "", re.S), store_hint
+    assert store_hint is not None  # and Step 1's check already said so (which hint: the test below)
 
 
 @pytest.mark.parametrize("wrong", [w for w, answer in WRONG_ANSWERS.items() if answer[4]])
