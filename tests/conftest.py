@@ -136,7 +136,7 @@ def cdc(connect_worker, cluster):
             cluster.delete_topic(f"{name}.public.{name}")
 
 
-# -- the capstone dashboard (tests/apps/test_capstone_dashboard.py, tests/test_capstone_dashboard.py) ----------
+# -- the capstone dashboard (tests/apps/test_capstone_dashboard.py, tests/test_capstone_dashboard_browser.py) ----------
 @pytest.fixture
 def capstone_exporter(prometheus_server):
     """The capstone's metric names (CAPSTONE.md's contract) on a real prometheus-client exporter, scraped by the
