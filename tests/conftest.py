@@ -134,3 +134,33 @@ def cdc(connect_worker, cluster):
         postgres.execute(f"DROP TABLE IF EXISTS {name}")
         if f"{name}.public.{name}" in cluster.topics(name):
             cluster.delete_topic(f"{name}.public.{name}")
+
+
+# -- the capstone dashboard (tests/apps/test_capstone_dashboard.py, tests/test_capstone_dashboard_browser.py) ----------
+@pytest.fixture
+def capstone_exporter(prometheus_server):
+    """The capstone's metric names (CAPSTONE.md's contract) on a real prometheus-client exporter, scraped by the
+    course's Prometheus as job="capstone", run=<a unique name>; yields (run, {name: metric}) for a test to move."""
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+    from kafkacourse.instruments.processes import free_port
+
+    run = kc.unique_name("dash")
+    registry = CollectorRegistry()
+    metrics = {
+        "events": Counter("capstone_events", "events", ["service", "topic", "outcome"], registry=registry),
+        "dlq": Counter("capstone_dlq", "dead-lettered", ["service"], registry=registry),
+        "saga": Counter("capstone_saga_outcomes", "outcomes", ["outcome"], registry=registry),
+        "e2e": Histogram("capstone_order_e2e_seconds", "placed to terminal", registry=registry),
+        "breaker": Gauge("capstone_circuit_breaker_state", "0 closed 1 open 2 half-open", ["service", "breaker"],
+                         registry=registry),
+    }
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    prometheus_server.add_target(run, f"localhost:{port}", {"job": "capstone", "run": run})
+    try:
+        yield run, metrics
+    finally:
+        prometheus_server.remove_target(run)
+        server.shutdown()
+        thread.join(5)

@@ -85,6 +85,18 @@ def test_sync_writes_navigation_labs_home_and_contents_and_is_idempotent(tmp_pat
     assert "(coming)" in (repo / "notebooks/README.md").read_text()
 
 
+def test_the_capstone_folder_comes_after_day_5_headed_capstone(tmp_path):
+    repo = _course(tmp_path)
+    (repo / "notebooks/capstone").mkdir(parents=True)
+    shutil.copy(repo / "notebooks/day2/01-d.ipynb", repo / "notebooks/capstone/01-e.ipynb")
+    toc.sync(repo)
+    delta, capstone = _cells(repo / "notebooks/day2/01-d.ipynb"), _cells(repo / "notebooks/capstone/01-e.ipynb")
+    assert "[Next: Delta →](../capstone/01-e.ipynb)" in delta[1]
+    assert "Capstone · 01" in capstone[1] and "[← Previous: Delta](../day2/01-d.ipynb)" in capstone[1]
+    home = "\n".join(_cells(repo / "START.ipynb"))
+    assert home.index("### Day 5 —") < home.index("### Capstone — ") and "Day 6" not in home
+
+
 def test_a_stale_navigation_cell_is_caught(tmp_path):
     repo = _course(tmp_path)
     toc.sync(repo)

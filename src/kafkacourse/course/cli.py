@@ -16,6 +16,7 @@
     kafkacourse book [notebook…] [--no-execute]   execute the notebooks, build the HTML book in build/book/
     kafkacourse open [jupyter args]  start the stack and JupyterLab on the course's home page (START.ipynb)
     kafkacourse test [--fast] [pytest args]   start the stack, run the whole test suite, stop what it started
+    kafkacourse capstone up [--brokers 3]|down|status   the capstone system: every service as its own process
 """
 
 from __future__ import annotations
@@ -211,6 +212,41 @@ def cmd_book(args: argparse.Namespace) -> int:
     return build_book(REPO, args.notebooks, not args.no_execute, notebook_env(figures=True))
 
 
+def cmd_capstone(args: argparse.Namespace) -> int:
+    """`capstone up` starts the stack it needs and every capstone service (courseapps.capstone.system); `down`
+    SIGTERMs the services of every run started so; `status` lists them with their health."""
+    from courseapps.capstone import system as capstone  # the course's apps, imported only for this command
+
+    if args.action == "up":
+        running = capstone.running_systems()
+        if running:
+            print(f"a capstone system runs already ({running[0]['prefix']}): `capstone down` first")
+            return 1
+        started = capstone.System(brokers=args.brokers, fault_proxy=False).start()
+        print(f"capstone {started.prefix} runs (logs and stores in {started.run_dir}):")
+        for name in started.processes:
+            print(f"  {name:<14} {started.url(name)}")
+        print(f"place orders: POST {started.url('orders')}/orders; load with its web UI: locust -f "
+              f"{REPO / 'src/courseapps/capstone/load/locustfile.py'} --host {started.url('orders')}")
+        return 0
+    states = capstone.running_systems()
+    if args.action == "down":
+        for state in states:
+            print(f"capstone {state['prefix']}: stopped {', '.join(capstone.stop_running(state))}")
+        if not states:
+            print("no capstone system runs")
+        return 0
+    if not states:
+        print("no capstone system runs (`capstone up` starts one)")
+    for state in states:
+        print(f"capstone {state['prefix']} ({state['run_dir']})")
+        for name, process in state["processes"].items():
+            health = capstone.health_of(process["url"]) if process["alive"] else "-"
+            print(f"  {name:<14} {'running' if process['alive'] else 'stopped':<8} pid {process['pid']:<8} "
+                  f"{process['url']:<24} {health}")
+    return 0
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     before = {service.name for service in running_services()}
     env = notebook_env()
@@ -278,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     book.add_argument("notebooks", nargs="*", help="execute only these (repo-relative paths); default: all")
     book.add_argument("--no-execute", action="store_true", help="build from build/executed/ as it is")
     book.set_defaults(run=cmd_book)
+    cap = sub.add_parser("capstone", help="start, stop or list the capstone system (every service a process)")
+    cap.add_argument("action", choices=("up", "down", "status"))
+    cap.add_argument("--brokers", type=int, choices=(1, 3), default=1, help="on the single broker or the cluster")
+    cap.set_defaults(run=cmd_capstone)
     sub.add_parser("compose-config", help="write docker compose's secure broker config").set_defaults(
         run=cmd_compose_config)
     for name, run, what in (("open", cmd_open, "JupyterLab"), ("test", cmd_test, "pytest")):

@@ -41,7 +41,21 @@ DAYS = {
     3: "Consumer engineering and offset management",
     4: "Production operations and performance",
     5: "Security, reliability and system design",
+    6: "Order fulfilment, end to end",
 }
+# The capstone closes the course after Day 5: its folders are capstone/, not day6/, and it is headed "Capstone".
+CAPSTONE = 6
+CAPSTONE_FOLDER = "capstone"
+
+
+def heading(day: int) -> str:
+    """"Day N", or "Capstone" for the capstone's section."""
+    return "Capstone" if day == CAPSTONE else f"Day {day}"
+
+
+def folder_of(day: int) -> str:
+    """The folder of a section under notebooks/, solutions/ and labs/: dayN, or capstone."""
+    return CAPSTONE_FOLDER if day == CAPSTONE else f"day{day}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,8 @@ def _bare_title(title: str) -> str:
 
 
 def _day_number(folder: Path) -> int | None:
+    if folder.name == CAPSTONE_FOLDER:
+        return CAPSTONE
     match = re.fullmatch(r"day(\d+)", folder.name)
     return int(match.group(1)) if match else None
 
@@ -97,10 +113,10 @@ def contents(repo: Path) -> list[Page]:
     on whether labs/ is up to date.
     """
     pages: list[Page] = []
-    days = sorted({d for base in ("notebooks", "solutions") for f in (repo / base).glob("day*")
+    days = sorted({d for base in ("notebooks", "solutions") for f in (repo / base).glob("*")
                    if f.is_dir() and (d := _day_number(f)) is not None})
     for day in days:
-        folder = f"day{day}"
+        folder = folder_of(day)
         for nb in _notebooks(repo / "notebooks" / folder):
             title, time = notebook_title(nb)
             pages.append(Page(nb.relative_to(repo), "lesson", day, nb.name[:2], title or nb.stem, time))
@@ -157,7 +173,7 @@ def navigation(page: Page, pages: list[Page]) -> tuple[list[dict], list[dict]]:
     prev = sequence[index - 1] if index > 0 else None
     nxt = sequence[index + 1] if index + 1 < len(sequence) else None
     home = f"[Course home]({link(page.path, HOME)})"
-    here = f"Day {page.day} · {page.number}"
+    here = f"{heading(page.day)} · {page.number}"
 
     def to(other: Page | None, word: str) -> str:
         if other is None:
@@ -254,8 +270,8 @@ def render(repo: Path, pages: list[Page] | None = None) -> str:
     pages = contents(repo) if pages is None else pages
     lines = [HEADER, "# Course contents\n", f"Start at the [course home]({link(README, HOME)}).\n"]
     for day, name, total, table in day_tables(pages, README):
-        lines.append(f"\n## Day {day} — {name}\n\n(coming)\n" if total is None
-                     else f"\n## Day {day} — {name} ({duration(total)})\n\n{table}")
+        lines.append(f"\n## {heading(day)} — {name}\n\n(coming)\n" if total is None
+                     else f"\n## {heading(day)} — {name} ({duration(total)})\n\n{table}")
     return "\n".join(lines) + "\n"
 
 
@@ -263,7 +279,7 @@ def home_notebook(pages: list[Page]) -> dict:
     """START.ipynb: the course's home page (markdown only; JupyterLab renders it on open)."""
     sequence = reading_order(pages)
     first = sequence[0] if sequence else None
-    begin = (f"**Begin here:** [Day {first.day} · {first.number} — {first.label}]({link(HOME, first.path)}). "
+    begin = (f"**Begin here:** [{heading(first.day)} · {first.number} — {first.label}]({link(HOME, first.path)}). "
              if first else "")
     intro = (
         "# Kafka & FastAPI in five days\n\n"
@@ -276,8 +292,8 @@ def home_notebook(pages: list[Page]) -> dict:
         "still missing, and the completed lab (the solution) is linked from the lab.")
     days = ["## The five days"]
     for day, name, total, table in day_tables(pages, HOME):
-        days.append(f"### Day {day} — {name}\n\nComing soon." if total is None
-                    else f"### Day {day} — {name} · {duration(total)}\n\n{table}")
+        days.append(f"### {heading(day)} — {name}\n\nComing soon." if total is None
+                    else f"### {heading(day)} — {name} · {duration(total)}\n\n{table}")
     help_text = (
         "## When something does not work\n\n"
         "- In a terminal (**File → New → Terminal**), from the course folder: `./course doctor` checks Python, "

@@ -1,0 +1,1 @@
+"""The capstone: an order-fulfilment system of services, its dashboard and its lab."""

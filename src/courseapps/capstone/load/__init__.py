@@ -1,0 +1,1 @@
+"""The capstone's load."""
