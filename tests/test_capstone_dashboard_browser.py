@@ -45,7 +45,7 @@ def flowing(capstone_exporter, cluster, tmp_path):
 
     def feed():
         producer = cluster.producer()
-        consumer = cluster.consumer(group, {"enable.auto.commit": False})
+        consumer = cluster.consumer(group, settings={"enable.auto.commit": False})
         committed, tick = 0, 0
         try:
             while not stop.is_set():
