@@ -34,7 +34,7 @@ NEEDS: dict[int, tuple[Need, ...]] = {
     2: (Need("single"), Need("cluster")),
     3: (Need("single"), Need("cluster")),
     4: (Need("single", ("connect", "postgres", "prometheus")), Need("cluster")),
-    5: (Need("single", ("connect",)), Need("secure"), Need("dr")),
+    5: (Need("single", ("connect", "prometheus")), Need("cluster"), Need("secure"), Need("dr")),   # + the capstone
 }
 LEGACY_BROKERS = {"single": 1, "cluster": 3}  # profiles a checkout without named profiles can still start
 PYTHON_WARMUP = ("import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt; "
