@@ -99,20 +99,35 @@ def settle(system: "System", timeout: float = 90.0) -> float:
 
 
 def group_lag(system: "System", service: str, timeout: float = 60.0) -> int:
-    """A service's consumer group's lag summed over the topics it reads. A failed request (a coordinator
-    still loading, a timeout: a broker just restarted) is asked again, for up to `timeout` s."""
-    from confluent_kafka import KafkaException
+    """A service's consumer group's lag summed over the topics it reads: end offsets minus the group's committed
+    offsets (none committed counts as 0). Read with a plain consumer of the group that never joins it
+    (``committed()`` + ``get_watermark_offsets()``), not the AdminClient: on a cluster whose brokers restart,
+    librdkafka 2.16's admin requests timing out have aborted the process (an enq_once assertion). A failed
+    request (a coordinator still loading, a broker restarting) is asked again, for up to `timeout` s."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     group = contracts.group(system.prefix, service)
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return sum(int(system.cluster.group_offsets(group, system.topics[s]).lag.sum())
-                       for s in contracts.CONSUMES[service])
-        except KafkaException as exc:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no lag for group {group} within {timeout:.0f} s: {exc}") from exc
-            time.sleep(0.5)
+    consumer = Consumer(system.cluster.config({"group.id": group, "enable.auto.commit": False}))
+    try:
+        while True:
+            try:
+                partitions = [TopicPartition(system.topics[s], p) for s in contracts.CONSUMES[service]
+                              for p in range(contracts.PARTITIONS)]
+                committed = consumer.committed(partitions, timeout=10)
+                total = 0
+                for tp in committed:
+                    if tp.error is not None:
+                        raise KafkaException(tp.error)
+                    high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)[1]
+                    total += high - max(tp.offset, 0)
+                return total
+            except KafkaException as exc:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no lag for group {group} within {timeout:.0f} s: {exc}") from exc
+                time.sleep(0.5)
+    finally:
+        consumer.close()
 
 
 def check(system: "System") -> pd.DataFrame:

@@ -16,8 +16,12 @@ event ids, for an order it already handled):
 A TransientError (or an open circuit breaker) from the handler is retried in place: the loop seeks back to
 the record, pauses its assignment and keeps polling (so it stays in its group) for ``backoff`` s, then
 resumes. SIGTERM stops the loop after the record in hand: consumer closed (LeaveGroup), producer flushed,
-HTTP server stopped, ``closed`` printed. The consumer uses static membership (``group.instance.id``), so a
-SIGKILLed service that restarts gets its partitions back at once instead of after the session timeout.
+HTTP server stopped, ``closed`` printed. A SIGKILLed service's partitions come back once the broker notices
+(``session.timeout.ms`` 10 s); static membership (``group.instance.id``) would skip that wait, but on a
+loaded machine whose brokers restart, a member that the coordinator dropped was fenced for good
+(FENCED_INSTANCE_ID, fatal in librdkafka) — so the services do without it. A commit that fails because a
+rebalance took the partitions is logged, not fatal: their records come again, and the handlers make that
+harmless.
 
 Lines a service prints (JSON, read with ``ServiceProcess.events()``): ``{"event": "listening", "url": ...}``,
 ``{"event": "assigned", ...}``, ``{"event": "dlq", ...}``, ``{"event": "closed"}``.
@@ -171,7 +175,7 @@ class EventLoop:
         self.subscribed = [self.events.topics[s] for s in contracts.CONSUMES[service]]
         self.consumer = Consumer({
             "bootstrap.servers": args.bootstrap_servers, "group.id": contracts.group(args.prefix, service),
-            "group.instance.id": f"{args.prefix}.{service}.1", "session.timeout.ms": 10000,
+            "session.timeout.ms": 10000,
             "enable.auto.commit": False, "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
         self.producer = Producer(producer_config(args.bootstrap_servers))
         self.router = RetryRouter(self.producer, RetryRoute(f"{args.prefix}.{service}", delays=()))
@@ -245,7 +249,13 @@ class EventLoop:
             last: dict[tuple[str, int], int] = {}
             for msg in done:
                 last[(msg.topic(), msg.partition())] = msg.offset() + 1
-            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in last.items()], asynchronous=False)
+            try:
+                self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in last.items()],
+                                     asynchronous=False)
+            except KafkaException as exc:  # a rebalance took the partitions: their records come again (harmless)
+                if exc.args[0].fatal():
+                    raise
+                say("commit-failed", service=self.service, error=str(exc)[:200])
         if failed is not None:
             self._hold(records[len(done):])
 

@@ -334,7 +334,7 @@ def running_systems() -> list[dict[str, Any]]:
         except (OSError, json.JSONDecodeError):
             continue
         for process in state["processes"].values():
-            process["alive"] = _pid_alive(process.get("pid"))
+            process["alive"] = _ours(process)
         if any(p["alive"] for p in state["processes"].values()):
             found.append(state)
     return found
@@ -346,7 +346,7 @@ def stop_running(state: dict[str, Any], timeout: float = 30.0) -> list[str]:
     stopped = []
     for name in order:
         pid = state["processes"][name].get("pid")
-        if not _pid_alive(pid):
+        if not _ours(state["processes"][name]):
             continue
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -366,6 +366,19 @@ def health_of(url: str) -> str:
     except httpx.HTTPError as exc:
         return f"not answering ({type(exc).__name__})"
     return "ok" if response.status_code == 200 else f"HTTP {response.status_code}"
+
+
+def _ours(process: dict[str, Any]) -> bool:
+    """Whether the pid of a system.json entry still runs *that* service (its module on the command line):
+    a pid the OS handed to another process since is not ours to signal."""
+    pid = process.get("pid")
+    if not _pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return process.get("module", "courseapps.capstone").encode() in f.read()
+    except OSError:
+        return False
 
 
 def _pid_alive(pid: int | None) -> bool:
