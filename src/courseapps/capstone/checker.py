@@ -108,7 +108,7 @@ def group_lag(system: "System", service: str, timeout: float = 60.0) -> int:
 
     group = contracts.group(system.prefix, service)
     deadline = time.monotonic() + timeout
-    consumer = Consumer(system.cluster.config({"group.id": group, "enable.auto.commit": False}))
+    consumer = Consumer(system.cluster.config(settings={"group.id": group, "enable.auto.commit": False}))
     try:
         while True:
             try:
