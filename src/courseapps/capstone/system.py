@@ -37,6 +37,7 @@ from kafkacourse.instruments.processes import ServiceProcess, free_port
 from . import contracts
 
 PROVIDER = "provider"
+DASHBOARD = "dashboard"   # the live web page (courseapps.capstone.dashboard), started with dashboard=True
 MODULES = {name: f"courseapps.capstone.{name}.service" for name in contracts.SERVICES}
 MODULES[PROVIDER] = "courseapps.capstone.payments.provider"
 DEFAULT_STOCK = {"sku-red": 200, "sku-green": 200, "sku-blue": 100, "sku-rare": 5}
@@ -56,12 +57,14 @@ class System:
     with payments). `brokers`: 1 (the shared single broker) or 3 (the 3-broker cluster, which a broker-kill
     fault needs). `stock`: the inventory's initial stock. `provider`: the fake provider's latency_ms,
     decline_rate, error_rate. `fault_proxy`: route payments → provider through a FaultProxy in this process.
+    `dashboard`: also serve the live dashboard (its own process; ``system.url("dashboard")``), fed by the
+    course's Prometheus and the cluster.
     """
 
     def __init__(self, prefix: str | None = None, services: str | Iterable[str] = "all", *, brokers: int = 1,
                  stock: dict[str, int] | None = None, provider: dict[str, float] | None = None,
                  fault_proxy: bool = True, modules: dict[str, str] | None = None, cluster: Any = None,
-                 run_dir: str | Path | None = None) -> None:
+                 run_dir: str | Path | None = None, dashboard: bool = False) -> None:
         import kafkacourse as kc
 
         chosen = list(contracts.SERVICES) if services == "all" else list(services)
@@ -77,6 +80,7 @@ class System:
         self.stock = dict(DEFAULT_STOCK if stock is None else stock)
         self.provider_settings = {"latency_ms": 20, "decline_rate": 0.1, "error_rate": 0.0, **(provider or {})}
         self.fault_proxy = fault_proxy
+        self.dashboard = dashboard
         self.modules = {**MODULES, **(modules or {})}
         self.run_dir = Path(run_dir) if run_dir else runs_dir() / self.prefix
         self.processes: dict[str, ServiceProcess] = {}
@@ -109,14 +113,23 @@ class System:
         for name in names:
             self._wait_ready(name, timeout)
             say(f"{name} ready (pid {self.processes[name].pid}, {self.url(name)})")
+        if self.dashboard:
+            self.ports.setdefault(DASHBOARD, free_port())
+            self.processes[DASHBOARD] = self._process(DASHBOARD)
+            self.processes[DASHBOARD].start()
+            self.processes[DASHBOARD].wait_for("dashboard on http", timeout=timeout)
+            say(f"dashboard ready ({self.url(DASHBOARD)})")
         self.started_at = time.time()
         self._write_state()
         self._write_targets()
         return self
 
     def stop(self, timeout: float = 30.0) -> dict[str, int | None]:
-        """SIGTERM every service (their graceful shutdown), then the provider; their exit codes."""
+        """SIGTERM every service (their graceful shutdown), then the provider; their exit codes. The dashboard
+        (if any) goes first; its code is not among them (uvicorn re-raises SIGTERM after its graceful shutdown)."""
         codes: dict[str, int | None] = {}
+        if self.processes.get(DASHBOARD) is not None and self.processes[DASHBOARD].alive:
+            self.processes[DASHBOARD].terminate(timeout)
         for name in [*reversed(self.services), PROVIDER]:
             process = self.processes.get(name)
             if process is not None and process.alive:
@@ -245,6 +258,10 @@ class System:
 
     def _process(self, name: str) -> ServiceProcess:
         store = str(self.run_dir / f"{name}.db")
+        if name == DASHBOARD:
+            return ServiceProcess("courseapps.capstone.dashboard", "--prefix", self.prefix, "--run-dir",
+                                  str(self.run_dir), "--port", str(self.ports[name]),
+                                  "--bootstrap-servers", self.cluster.bootstrap_servers, name=name, log_dir=self.run_dir)
         if name == PROVIDER:
             s = self.provider_settings
             args = ["--port", self.ports[name], "--store", store, "--latency-ms", s["latency_ms"],
@@ -307,7 +324,8 @@ class System:
             return  # Prometheus never ran here: nothing to tell
         path.parent.mkdir(parents=True, exist_ok=True)
         groups = [{"targets": [f"127.0.0.1:{self.ports[name]}"],
-                   "labels": {"job": "capstone", "service": name, "run": self.prefix}} for name in self.processes]
+                   "labels": {"job": "capstone", "service": name, "run": self.prefix}}
+                  for name in self.processes if name != DASHBOARD]
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(groups))
         tmp.replace(path)
@@ -342,7 +360,7 @@ def running_systems() -> list[dict[str, Any]]:
 
 def stop_running(state: dict[str, Any], timeout: float = 30.0) -> list[str]:
     """SIGTERM each live process of a system.json (services first, provider last), wait; the names stopped."""
-    order = [n for n in [*reversed(contracts.SERVICES), PROVIDER] if n in state["processes"]]
+    order = [n for n in [DASHBOARD, *reversed(contracts.SERVICES), PROVIDER] if n in state["processes"]]
     stopped = []
     for name in order:
         pid = state["processes"][name].get("pid")

@@ -222,10 +222,12 @@ def cmd_capstone(args: argparse.Namespace) -> int:
         if running:
             print(f"a capstone system runs already ({running[0]['prefix']}): `capstone down` first")
             return 1
-        started = capstone.System(brokers=args.brokers, fault_proxy=False).start()
+        LocalStack(profile="single" if args.brokers == 1 else "cluster", with_services=["prometheus"]).up()
+        started = capstone.System(brokers=args.brokers, fault_proxy=False, dashboard=True).start()
         print(f"capstone {started.prefix} runs (logs and stores in {started.run_dir}):")
         for name in started.processes:
             print(f"  {name:<14} {started.url(name)}")
+        print(f"the live dashboard: {started.url('dashboard')}")
         print(f"place orders: POST {started.url('orders')}/orders; load with its web UI: locust -f "
               f"{REPO / 'src/courseapps/capstone/load/locustfile.py'} --host {started.url('orders')}")
         return 0
