@@ -12,12 +12,11 @@ The solution itself passes under nbval (pyproject's testpaths include solutions/
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
-from test_labs import error_of, execute
+from test_labs import error_of, execute, written_files
 
 from courseapps.capstone.inventory_lab import CHECKS, InventoryLab
 
@@ -29,13 +28,7 @@ LAB = REPO / "labs" / "capstone" / "03-lab-inventory-service.ipynb"
 
 
 def solution_files() -> dict[str, str]:
-    """The module files the solution's %%writefile cells write, markers removed."""
-    files = {}
-    for cell in json.loads(SOLUTION.read_text())["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and source.startswith("%%writefile"):
-            first, body = source.split("\n", 1)
-            files[first.rsplit("/", 1)[1]] = "".join(line + "\n" for line in body.splitlines() if "### " not in line)
+    files = written_files(SOLUTION)
     assert set(files) == {"inventory_store.py", "inventory_service.py"}, files.keys()
     return files
 

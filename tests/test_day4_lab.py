@@ -11,13 +11,12 @@ that labs/ is what the solutions generate.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from test_labs import error_of, execute
+from test_labs import error_of, execute, written_files
 
 import kafkacourse as kc
 from courseapps.day4.scale_lab import CHECKS, ScaleLab
@@ -30,13 +29,7 @@ LAB = REPO / "labs" / "day4" / "07-lab-scale-and-monitor.ipynb"
 
 
 def solution_files() -> dict[str, str]:
-    """The module files the solution's %%writefile cells write, markers removed."""
-    files = {}
-    for cell in json.loads(SOLUTION.read_text())["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and source.startswith("%%writefile"):
-            first, body = source.split("\n", 1)
-            files[first.rsplit("/", 1)[1]] = "".join(line + "\n" for line in body.splitlines() if "### " not in line)
+    files = written_files(SOLUTION)
     assert set(files) == {"lab_consumer.py", "lab_plan.py"}, files.keys()
     return files
 

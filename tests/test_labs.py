@@ -262,3 +262,15 @@ def test_the_untouched_day1_cli_lab_fails_each_check_with_its_hint(tmp_path):
         [(c.source[:60], error_of(c)) for c in others if error_of(c)]
     setup = "\n".join(o.get("text", "") for o in others[0].outputs if o.output_type == "stream")
     assert "topic: lab-orders-" in setup and "group: lab-readers-" in setup, setup
+
+
+def written_files(solution: Path) -> dict[str, str]:
+    """The module files a solution's %%writefile cells write (file name → source), solution markers removed:
+    the lab tests start from them and swap in a learner's wrong answer."""
+    files = {}
+    for cell in json.loads(solution.read_text())["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and source.startswith("%%writefile"):
+            first, body = source.split("\n", 1)
+            files[first.rsplit("/", 1)[1]] = "".join(line + "\n" for line in body.splitlines() if "### " not in line)
+    return files
