@@ -75,7 +75,7 @@ WRONG_ANSWERS = {
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("wrong", WRONG_ANSWERS)
-def test_a_wrong_answer_fails_its_check_with_its_hint(cluster, tmp_path, wrong):
+def test_a_wrong_answer_fails_its_check_with_its_hint(cluster, prometheus_server, tmp_path, wrong):
     changes, failing, passing, run_s = WRONG_ANSWERS[wrong]
     files = solution_files()
     for filename, change in changes:
