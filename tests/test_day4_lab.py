@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_labs import error_of, execute, written_files
+from test_labs import assert_checks_fail_with_their_hints, error_of, execute, written_files
 
 import kafkacourse as kc
 from courseapps.day4.scale_lab import CHECKS, ScaleLab
@@ -133,11 +133,4 @@ def test_the_untouched_lab_fails_each_check_with_its_hint(tmp_path):
     assert len(todo) == 3 and sum(c.source.startswith("%%writefile") for c in todo) == 2, [c.source[:40] for c in todo]
     writefiles = [c for c in todo if c.source.startswith("%%writefile")]
     assert all(error_of(c) is None for c in writefiles), "writing a file with TODOs works; running it does not"
-    checks = [c for c in cells if "kc.check(" in c.source]
-    assert len(checks) == len(UNTOUCHED)
-    for cell, pattern in zip(checks, UNTOUCHED):
-        error = error_of(cell)
-        assert error is not None and error[0] == "LabCheckFailed", (cell.source, error)
-        assert re.search(pattern, error[1], re.S), (pattern, error[1])
-    others = [c for c in cells if c not in todo and c not in checks]
-    assert others and all(error_of(c) is None for c in others), [(c.source[:60], error_of(c)) for c in others if error_of(c)]
+    assert_checks_fail_with_their_hints(cells, UNTOUCHED, todo)

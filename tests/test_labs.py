@@ -274,3 +274,16 @@ def written_files(solution: Path) -> dict[str, str]:
             first, body = source.split("\n", 1)
             files[first.rsplit("/", 1)[1]] = "".join(line + "\n" for line in body.splitlines() if "### " not in line)
     return files
+
+
+def assert_checks_fail_with_their_hints(cells, patterns: list[str], todo: list) -> None:
+    """An executed untouched lab: its kc.check cells, in order, each fail as LabCheckFailed with a message matching
+    its pattern; every cell that is neither a check nor one of the `todo` cells runs without an error."""
+    checks = [c for c in cells if "kc.check(" in c.source]
+    assert len(checks) == len(patterns)
+    for cell, pattern in zip(checks, patterns):
+        error = error_of(cell)
+        assert error is not None and error[0] == "LabCheckFailed", (cell.source, error)
+        assert re.search(pattern, error[1], re.S), (pattern, error[1])
+    others = [c for c in cells if c not in todo and c not in checks]
+    assert others and all(error_of(c) is None for c in others), [(c.source[:60], error_of(c)) for c in others if error_of(c)]
