@@ -69,11 +69,13 @@ def test_split_profile_routes_every_cross_link_through_the_proxy():
     b = {i: by_id[i].broker_port for i in by_id}
     assert by_id[3].settings["inter.broker.listener.name"] == "ISOLATED"
     assert by_id[1].settings["inter.broker.listener.name"] == "REPLICATION"
-    # The majority lists node 3's controller at a proxy port, node 3 the majority's; each its own directly.
+    # The majority lists node 3's controller at a proxy port, node 3 the majority's; each side its own directly.
     assert by_id[1].settings["controller.quorum.voters"] == (
-        f"1@localhost:{b[1] + 1},2@localhost:{b[2] + 1},3@localhost:{b[3] + chaos.CONTROLLER_PROXY}")
+        f"1@localhost:{b[1] + chaos.QUORUM_STEP},2@localhost:{b[2] + chaos.QUORUM_STEP},"
+        f"3@localhost:{b[3] + chaos.CONTROLLER_PROXY}")
     assert by_id[3].settings["controller.quorum.voters"] == (
-        f"1@localhost:{b[1] + chaos.CONTROLLER_PROXY},2@localhost:{b[2] + chaos.CONTROLLER_PROXY},3@localhost:{b[3] + 1}")
+        f"1@localhost:{b[1] + chaos.CONTROLLER_PROXY},2@localhost:{b[2] + chaos.CONTROLLER_PROXY},"
+        f"3@localhost:{b[3] + chaos.QUORUM_ISOLATED_STEP}")
     # What the majority fetches from node 3, and what node 3 fetches from the majority, is advertised at a proxy.
     assert by_id[3].listener("REPLICATION").advertised == b[3] + chaos.REPLICATION_PROXY
     assert by_id[1].listener("ISOLATED").advertised == b[1] + chaos.ISOLATED_PROXY
@@ -81,8 +83,23 @@ def test_split_profile_routes_every_cross_link_through_the_proxy():
     routes = {(r.listen_port, r.target_port) for r in chaos.split_routes(profile)}
     assert (b[3] + chaos.REPLICATION_PROXY, b[3] + chaos.REPLICATION_STEP) in routes
     assert (b[2] + chaos.ISOLATED_PROXY, b[2] + chaos.ISOLATED_STEP) in routes
-    assert {(b[i] + chaos.CONTROLLER_PROXY, b[i] + 1) for i in (1, 2, 3)} <= routes
+    assert {(b[i] + chaos.CONTROLLER_PROXY, b[i] + chaos.QUORUM_ISOLATED_STEP) for i in (1, 2)} <= routes
+    assert (b[3] + chaos.CONTROLLER_PROXY, b[3] + chaos.QUORUM_STEP) in routes
     assert len(routes) == 6
+
+
+def test_split_profile_cuts_the_quorum_whichever_node_leads_it():
+    """A KRaft follower fetches from the endpoint the quorum leader advertises for the follower's own first
+    controller listener (KIP-853), not from controller.quorum.voters: for every leader and follower, that
+    endpoint is a proxy port exactly when the two are on opposite sides of the split."""
+    profile = chaos.split_profile(offset=3000)
+    proxied = {r.listen_port for r in chaos.split_routes(profile)}
+    for follower in profile.nodes:
+        first = follower.settings["controller.listener.names"].split(",")[0]
+        for leader in profile.nodes:
+            if leader is not follower:
+                crosses = (leader.node_id == 3) != (follower.node_id == 3)
+                assert (leader.listener(first).advertised in proxied) == crosses, (follower.node_id, leader.node_id)
     assert profile.broker_settings["replica.lag.time.max.ms"] == "3000" and profile.services == ()
 
 

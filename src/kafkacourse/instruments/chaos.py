@@ -268,9 +268,11 @@ REPLICATION_STEP = 5    # REPLICATION listener (binds B+5): what the majority no
 REPLICATION_PROXY = 6   # the isolated node's REPLICATION listener advertised here: a proxy forwards to B+5
 ISOLATED_STEP = 7       # ISOLATED listener (binds B+7): what the isolated node fetches from the others over
 ISOLATED_PROXY = 8      # the majority nodes' ISOLATED listeners advertised here: a proxy forwards to B+7
-CONTROLLER_PROXY = 9    # a proxy forwarding to the node's CONTROLLER listener (B+1), for the other side
+CONTROLLER_PROXY = 9    # the controller listener the other side uses, advertised here: a proxy forwards to B+12/B+13
 ZONE_B_PROXY = 10       # ZONE_B listener advertised here (a proxy listens only for the isolated node) …
 ZONE_B_STEP = 11        # … and bound here: clients of the isolated node's side reach it, and nothing else
+QUORUM_STEP = 12        # QUORUM controller listener (binds B+12): the majority nodes' first controller listener
+QUORUM_ISOLATED_STEP = 13  # QUORUM_ISOLATED controller listener (binds B+13): the isolated node's first one
 SPLIT_SETTINGS = {
     # Fast failure detection, so the lesson sees fencing and ISR shrink in seconds rather than half a minute.
     "broker.heartbeat.interval.ms": "500",
@@ -295,7 +297,11 @@ def split_profile(offset: int, isolated: int = 3, name: str = "chaos-split") -> 
     How: the majority nodes replicate over a REPLICATION listener, the isolated node over an ISOLATED one
     (``inter.broker.listener.name`` may differ per broker: a follower fetches from the leader's endpoint of
     its own inter-broker listener); the endpoints that cross the split are advertised at proxy ports; and each
-    side lists the other side's controllers at proxy ports in its own ``controller.quorum.voters``.
+    side lists the other side's controllers at proxy ports in its own ``controller.quorum.voters``. KRaft has
+    the same rule as replication: once a follower knows the quorum leader, it fetches from the endpoint the
+    leader advertises for the follower's *own* first controller listener (KIP-853), not from the voters list.
+    So the majority nodes put a QUORUM listener first, the isolated node a QUORUM_ISOLATED one, and each
+    side's listener of that name is advertised, on the far side's nodes, at a proxy port.
     Failure detection is tuned fast (:data:`SPLIT_SETTINGS`).
     """
     from ..stack import profiles
@@ -313,13 +319,21 @@ def split_profile(offset: int, isolated: int = 3, name: str = "chaos-split") -> 
                               advertised_port=b + REPLICATION_PROXY if cut_off else None),
                      Listener("ISOLATED", "PLAINTEXT", b + ISOLATED_STEP,
                               advertised_port=None if cut_off else b + ISOLATED_PROXY),
-                     Listener("ZONE_B", "PLAINTEXT", b + ZONE_B_STEP, advertised_port=b + ZONE_B_PROXY))
+                     Listener("ZONE_B", "PLAINTEXT", b + ZONE_B_STEP, advertised_port=b + ZONE_B_PROXY),
+                     Listener("QUORUM", "PLAINTEXT", b + QUORUM_STEP,
+                              advertised_port=b + CONTROLLER_PROXY if cut_off else None),
+                     Listener("QUORUM_ISOLATED", "PLAINTEXT", b + QUORUM_ISOLATED_STEP,
+                              advertised_port=None if cut_off else b + CONTROLLER_PROXY))
+        own_side = "QUORUM_ISOLATED" if cut_off else "QUORUM"
         voters = ",".join(
-            f"{n.node_id}@localhost:" + str(n.controller_port if (n.node_id == isolated) == cut_off
+            f"{n.node_id}@localhost:" + str(n.broker_port + (QUORUM_ISOLATED_STEP if cut_off else QUORUM_STEP)
+                                              if (n.node_id == isolated) == cut_off
                                               else n.broker_port + CONTROLLER_PROXY)
             for n in base.nodes)
         settings = {"inter.broker.listener.name": "ISOLATED" if cut_off else "REPLICATION",
-                    "controller.quorum.voters": voters}
+                    "controller.quorum.voters": voters,
+                    "controller.listener.names": ",".join(
+                        dict.fromkeys([own_side, "QUORUM", "QUORUM_ISOLATED", CONTROLLER]))}
         nodes.append(replace(node, listeners=listeners, settings=settings))
     assert all(n.listener(CONTROLLER) for n in nodes)
     return replace(base, name=name, description=f"three nodes; node {isolated} can be cut off from the others",
@@ -335,7 +349,7 @@ def split_routes(profile: "Profile", isolated: int = 3) -> list[Route]:
             routes.append(Route(b + REPLICATION_PROXY, b + REPLICATION_STEP))
         else:
             routes.append(Route(b + ISOLATED_PROXY, b + ISOLATED_STEP))
-        routes.append(Route(b + CONTROLLER_PROXY, node.controller_port))
+        routes.append(Route(b + CONTROLLER_PROXY, b + (QUORUM_STEP if node.node_id == isolated else QUORUM_ISOLATED_STEP)))
     return routes
 
 
@@ -348,7 +362,7 @@ def free_split_offset() -> int:
         offset = profiles.free_offset()
         extra = [n.broker_port + step for n in profiles.get("cluster", offset=offset).nodes
                  for step in (REPLICATION_STEP, REPLICATION_PROXY, ISOLATED_STEP, ISOLATED_PROXY, CONTROLLER_PROXY,
-                              ZONE_B_PROXY, ZONE_B_STEP)]
+                              ZONE_B_PROXY, ZONE_B_STEP, QUORUM_STEP, QUORUM_ISOLATED_STEP)]
         if all(port_is_free(p) for p in extra):
             return offset
     raise ValueError("no free port offset for the network-split cluster")
