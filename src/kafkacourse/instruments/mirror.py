@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -311,22 +311,26 @@ class SiteConsumer:
 
     :meth:`stop` stops it *without* a last commit, as a site that dies takes its consumers with it; what was
     processed since the last commit is processed again wherever the group resumes. The client's log lines
-    go to :attr:`log`.
+    go to :attr:`log`. `settings` (librdkafka's dotted names) add consumer settings or override the above.
 
     >>> reader = SiteConsumer(primary, topic, group, ledger, "primary", work_s=0.004).start()
     >>> reader.wait_committed(); ...; reader.stop()
     """
 
     def __init__(self, cluster: "Cluster", topic: str, group: str, ledger: "DeliveryLedger", site: str, *,
-                 work_s: float = 0.0, t0: float | None = None, batch: int = 50, **config: Any) -> None:
+                 work_s: float = 0.0, t0: float | None = None, batch: int = 50,
+                 settings: Mapping[str, Any] | None = None, **keywords: Any) -> None:
         from ..cluster import quiet_logger
+        from ..connection import refuse_keywords
 
+        refuse_keywords("SiteConsumer", keywords)
         self.topic, self.group, self.ledger, self.site = topic, group, ledger, site
         self.work_s, self.batch = work_s, batch
         self.t0 = time.perf_counter() if t0 is None else t0
         self.log: list[str] = []
         self.consumer = cluster.consumer(group, settings={"enable.auto.commit": False, "on_commit": self._on_commit,
-                                                          "logger": quiet_logger(f"{site}-{group}", self.log), **config})
+                                                          "logger": quiet_logger(f"{site}-{group}", self.log),
+                                                          **(settings or {})})
         self.first_at: float | None = None          # when the first record arrived (seconds after t0)
         self.first_offsets: dict[int, int] = {}     # the first offset read in each partition
         self.positions: dict[int, int] = {}         # the next offset to read in each partition

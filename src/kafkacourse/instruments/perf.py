@@ -24,12 +24,13 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from ..connection import dotted
+from ..connection import refuse_keywords
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -50,9 +51,9 @@ class PerfToolError(RuntimeError):
     """A Kafka perf tool exited with an error or printed nothing to parse (the message has its output)."""
 
 
-def _props(settings: dict[str, Any] | None, overrides: dict[str, Any]) -> dict[str, str]:
-    merged = {**(settings or {}), **dotted(overrides)}
-    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in merged.items()}
+def _props(settings: Mapping[str, Any] | None) -> dict[str, str]:
+    """Client settings as the Java tools' ``--command-property`` values (booleans as ``true`` / ``false``)."""
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (settings or {}).items()}
 
 
 def _run_tool(tool: str, args: list[str], timeout: float) -> str:
@@ -109,17 +110,19 @@ def parse_consumer_output(text: str) -> pd.DataFrame:
 
 
 def producer_perf_test(cluster: "Cluster", topic: str, num_records: int, record_size: int = 100,
-                       throughput: int = -1, settings: dict[str, Any] | None = None,
+                       throughput: int = -1, *, settings: Mapping[str, Any] | None = None,
                        reporting_interval_ms: int | None = None, timeout: float = 300.0,
-                       **overrides: Any) -> pd.DataFrame:
+                       **keywords: Any) -> pd.DataFrame:
     """``kafka-producer-perf-test.sh`` against `topic`: `num_records` records of `record_size` bytes, at most
-    `throughput` records/s (-1: no limit). `settings` (dotted names) and keyword overrides (``linger_ms=5``)
-    are the Java producer's properties; the cluster's bootstrap servers are added. The parsed output (see
+    `throughput` records/s (-1: no limit). `settings` (dotted names, ``{"linger.ms": 5}``) are the Java
+    producer's properties; the cluster's bootstrap servers are added. The parsed output (see
     :func:`parse_producer_output`); ``frame.attrs["command"]`` holds the tool's arguments.
 
-    >>> producer_perf_test(cluster, topic, 200_000, acks=1, linger_ms=5, batch_size=131072).query("kind == 'total'")
+    >>> producer_perf_test(cluster, topic, 200_000, settings={"acks": 1, "linger.ms": 5, "batch.size": 131072}
+    ...                    ).query("kind == 'total'")
     """
-    props = _props(settings, overrides)
+    refuse_keywords("producer_perf_test", keywords)
+    props = _props(settings)
     args = ["--topic", topic, "--num-records", str(num_records), "--record-size", str(record_size),
             "--throughput", str(throughput), "--bootstrap-server", cluster.bootstrap_servers]
     if reporting_interval_ms:
@@ -131,11 +134,11 @@ def producer_perf_test(cluster: "Cluster", topic: str, num_records: int, record_
     return frame
 
 
-def consumer_perf_test(cluster: "Cluster", topic: str, num_records: int, group: str | None = None,
-                       settings: dict[str, Any] | None = None, timeout: float = 300.0,
-                       **overrides: Any) -> pd.DataFrame:
+def consumer_perf_test(cluster: "Cluster", topic: str, num_records: int, group: str | None = None, *,
+                       settings: Mapping[str, Any] | None = None, timeout: float = 300.0,
+                       **keywords: Any) -> pd.DataFrame:
     """``kafka-consumer-perf-test.sh``: a Java consumer in `group` (a fresh one by default) reads
-    `num_records` records of `topic` from the beginning. `settings` / overrides are consumer properties.
+    `num_records` records of `topic` from the beginning. `settings` (dotted names) are consumer properties.
     The parsed summary (:func:`parse_consumer_output`), one row; ``attrs["warning"]`` is set when the tool
     stopped before `num_records` (its --timeout without records ran out).
 
@@ -143,7 +146,8 @@ def consumer_perf_test(cluster: "Cluster", topic: str, num_records: int, group: 
     """
     from ..cluster import unique_name
 
-    props = _props(settings, overrides)
+    refuse_keywords("consumer_perf_test", keywords)
+    props = _props(settings)
     args = ["--bootstrap-server", cluster.bootstrap_servers, "--topic", topic, "--num-records", str(num_records),
             "--group", group or unique_name("perf-consumer")]
     if props:
@@ -153,22 +157,26 @@ def consumer_perf_test(cluster: "Cluster", topic: str, num_records: int, group: 
     return frame
 
 
-def python_consume(cluster: "Cluster", topic: str, num_records: int, batch: int = 0, touch: bool = False,
-                   settings: dict[str, Any] | None = None, timeout: float = 120.0,
-                   **overrides: Any) -> dict[str, Any]:
+def python_consume(cluster: "Cluster", topic: str, num_records: int, batch: int = 0, touch: bool = False, *,
+                   settings: Mapping[str, Any] | None = None, timeout: float = 120.0,
+                   **keywords: Any) -> dict[str, Any]:
     """Read `num_records` of `topic` from the beginning with one confluent-kafka Consumer, as fast as it goes.
 
     `batch` 0: one ``poll()`` per record; `batch` N: ``consume(num_messages=N)``. `touch` also reads each
     record's value (``msg.value()``, a bytes object, and its length), as ConsumerPerformance counts bytes.
     Partitions are assigned directly (no group join) and the clock starts right after ``assign()``, as
-    ConsumerPerformance's fetch time starts once it has joined its group (its first fetch included). `settings` / overrides are librdkafka settings.
+    ConsumerPerformance's fetch time starts once it has joined its group (its first fetch included).
+    `settings` are the consumer's librdkafka settings (dotted names).
 
     Returns ``records``, ``seconds``, ``records_per_s``, ``thread_us`` (CPU the calling Python thread spent
     per record: the Python side of the client) and ``process_us`` (CPU of the whole process per record,
     librdkafka's own fetch and parse threads included).
+
+    >>> python_consume(cluster, topic, 500_000, batch=1000, settings={"fetch.min.bytes": 100_000})["records_per_s"]
     """
+    refuse_keywords("python_consume", keywords)
     partitions = sorted(cluster.end_offsets(topic))
-    consumer = cluster.consumer(settings={"enable.auto.commit": False, **(settings or {}), **dotted(overrides)})
+    consumer = cluster.consumer(settings={"enable.auto.commit": False, **(settings or {})})
     count = size = 0
     deadline = time.monotonic() + timeout
     try:
@@ -198,18 +206,20 @@ def python_consume(cluster: "Cluster", topic: str, num_records: int, batch: int 
             "bytes": size if touch else None}
 
 
-def fetch_latency(cluster: "Cluster", topic: str, per_second: float = 200, seconds: float = 2.0,
-                  settings: dict[str, Any] | None = None, **overrides: Any) -> pd.DataFrame:
+def fetch_latency(cluster: "Cluster", topic: str, per_second: float = 200, seconds: float = 2.0, *,
+                  settings: Mapping[str, Any] | None = None, **keywords: Any) -> pd.DataFrame:
     """Produce `per_second` small records for `seconds` (``linger.ms=0``) while a consumer with the given
-    settings reads them; one row per record received: ``latency_ms`` from produce() to the consumer's hand.
+    `settings` (librdkafka's dotted names) reads them; one row per record received: ``latency_ms`` from
+    produce() to the consumer's hand.
 
     The consumer is assigned at the end offset of every partition before the first record is sent.
 
-    >>> fetch_latency(cluster, topic, fetch_min_bytes=100_000, fetch_wait_max_ms=300).latency_ms.median()
+    >>> fetch_latency(cluster, topic, settings={"fetch.min.bytes": 100_000, "fetch.wait.max.ms": 300}).latency_ms.median()
     """
+    refuse_keywords("fetch_latency", keywords)
     ends = cluster.end_offsets(topic)
     partitions = sorted(ends)
-    consumer = cluster.consumer(settings={"enable.auto.commit": False, **(settings or {}), **dotted(overrides)})
+    consumer = cluster.consumer(settings={"enable.auto.commit": False, **(settings or {})})
     producer = cluster.producer(settings={"linger.ms": 0})
     rows: list[dict[str, Any]] = []
     stop = threading.Event()

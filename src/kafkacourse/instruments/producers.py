@@ -20,9 +20,9 @@ The producer-configuration lesson (Day 2, 03) and the network-failure lesson (Da
 >>> from kafkacourse.instruments import producers as bench
 >>> cluster = kc.connect()
 >>> topic = cluster.create_topic(kc.unique_name("bench"))
->>> bench.round_trips(cluster, topic, n=200, acks="all").latency_ms.median()
->>> bench.sweep(cluster, topic, {"linger_ms": [0, 50], "batch_size": [16384, 131072]}, bench.order_payloads(20000))
->>> with bench.NumberedStream(cluster, topic, per_second=500, acks="all") as stream:
+>>> bench.round_trips(cluster, topic, n=200, settings={"acks": "all"}).latency_ms.median()
+>>> bench.sweep(cluster, topic, {"linger.ms": [0, 50], "batch.size": [16384, 131072]}, bench.order_payloads(20000))
+>>> with bench.NumberedStream(cluster, topic, per_second=500, settings={"acks": "all"}) as stream:
 ...     time.sleep(3)
 >>> ledger.read_into(stream.ledger, cluster, topic).summary()["lost"]
 """
@@ -36,13 +36,13 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..cluster import quiet_logger
-from ..connection import dotted
+from ..connection import refuse_keywords
 from .ledger import DeliveryLedger, read_into
 
 if TYPE_CHECKING:
@@ -54,15 +54,16 @@ COUNTERS = ("tx", "txretries", "req_timeouts", "connects", "disconnects")
 
 
 # -- latency, one record at a time ---------------------------------------------------------------------------
-def round_trips(cluster: "Cluster", topic: str, n: int = 500, value: bytes = b"x" * 100,
-                **config: Any) -> pd.DataFrame:
+def round_trips(cluster: "Cluster", topic: str, n: int = 500, value: bytes = b"x" * 100, *,
+                settings: Mapping[str, Any] | None = None, **keywords: Any) -> pd.DataFrame:
     """Produce `n` records one by one, each waited for (``flush``) before the next: one row per record,
-    ``latency_ms`` from ``produce()`` to its delivery report, and ``error``. `config` overrides the producer
-    settings (``linger_ms=0`` unless given, so nothing waits to be batched).
+    ``latency_ms`` from ``produce()`` to its delivery report, and ``error``. `settings` (librdkafka's dotted
+    names) override the producer's (``linger.ms=0`` unless given, so nothing waits to be batched).
 
-    >>> round_trips(cluster, topic, n=300, acks="1").latency_ms.describe()
+    >>> round_trips(cluster, topic, n=300, settings={"acks": "1"}).latency_ms.describe()
     """
-    producer = cluster.producer(settings={"linger.ms": 0, **dotted(config)})
+    refuse_keywords("round_trips", keywords)
+    producer = cluster.producer(settings={"linger.ms": 0, **(settings or {})})
     rows: list[dict[str, Any]] = []
     try:
         for i in range(n):
@@ -80,22 +81,23 @@ def round_trips(cluster: "Cluster", topic: str, n: int = 500, value: bytes = b"x
 
 
 # -- throughput ----------------------------------------------------------------------------------------------
-def blast(cluster: "Cluster", topic: str, values: Sequence[bytes], per_second: float | None = None,
-          **config: Any) -> dict[str, Any]:
+def blast(cluster: "Cluster", topic: str, values: Sequence[bytes], per_second: float | None = None, *,
+          settings: Mapping[str, Any] | None = None, **keywords: Any) -> dict[str, Any]:
     """Produce every value as fast as the client accepts them (or at `per_second` records a second, in steps
     of 5 ms) and wait for all delivery reports.
 
     Returns one dict: ``records``, ``seconds`` (first produce to last report), ``records_per_s``,
     ``mb_per_s`` (payload megabytes), ``p50_ms`` / ``p99_ms`` (produce() → delivery report of each record),
     ``errors``, and from the client's statistics ``requests`` (ProduceRequests sent) and
-    ``records_per_batch`` (average). `config` overrides producer settings (``linger_ms``, ``batch_size``,
-    ``compression_type``…).
+    ``records_per_batch`` (average). `settings` (librdkafka's dotted names: ``linger.ms``, ``batch.size``,
+    ``compression.type``…) override the producer's.
 
-    >>> blast(cluster, topic, order_payloads(10000), linger_ms=50)["records_per_s"]
+    >>> blast(cluster, topic, order_payloads(10000), settings={"linger.ms": 50})["records_per_s"]
     """
+    refuse_keywords("blast", keywords)
     stats: list[dict[str, Any]] = []
     producer = cluster.producer(settings={"statistics.interval.ms": 100,
-                                          "stats_cb": lambda s: stats.append(json.loads(s)), **dotted(config)})
+                                          "stats_cb": lambda s: stats.append(json.loads(s)), **(settings or {})})
     latencies = [0.0] * len(values)
     errors = [0]
     t0 = time.perf_counter()
@@ -148,19 +150,21 @@ def _produce_requests(stats: list[dict[str, Any]], topic: str) -> tuple[int | No
     return requests, (round(records / batches, 1) if batches else None)
 
 
-def sweep(cluster: "Cluster", topic: str, grid: dict[str, Iterable[Any]], values: Sequence[bytes],
-          per_second: float | None = None, **config: Any) -> pd.DataFrame:
-    """:func:`blast` once per combination of the `grid` settings (keyword names, ``_`` for ``.``);
-    one row per combination: the settings, then blast's measures. `per_second` paces every run (None: as
-    fast as possible); `config` applies to every run.
+def sweep(cluster: "Cluster", topic: str, grid: Mapping[str, Iterable[Any]], values: Sequence[bytes],
+          per_second: float | None = None, *, settings: Mapping[str, Any] | None = None,
+          **keywords: Any) -> pd.DataFrame:
+    """:func:`blast` once per combination of the `grid` settings (librdkafka's dotted names); one row per
+    combination: the settings (a column each, named as in `grid`), then blast's measures. `per_second` paces
+    every run (None: as fast as possible); `settings` apply to every run (the grid's values win).
 
-    >>> sweep(cluster, topic, {"linger_ms": [0, 5, 50], "batch_size": [16384, 131072]}, values)
+    >>> sweep(cluster, topic, {"linger.ms": [0, 5, 50], "batch.size": [16384, 131072]}, values)
     """
+    refuse_keywords("sweep", keywords)
     names = list(grid)
     rows = []
     for combo in itertools.product(*(list(grid[name]) for name in names)):
-        settings = dict(zip(names, combo))
-        rows.append({**settings, **blast(cluster, topic, values, per_second, **{**config, **settings})})
+        point = dict(zip(names, combo))
+        rows.append({**point, **blast(cluster, topic, values, per_second, settings={**(settings or {}), **point})})
     return pd.DataFrame(rows)
 
 
@@ -224,18 +228,21 @@ class NumberedStream:
     Each record's value comes from ``ledger.stamp(key)``; its send time and delivery report are kept:
     :meth:`frame` has one row per record (``id``, ``sent_s``, ``acked_s``, ``latency_ms``, ``error``,
     ``partition``, ``offset``; times are seconds after `t0`, a ``time.perf_counter()`` value). The client's
-    log lines go to :attr:`log` instead of the notebook; with ``statistics_interval_ms`` in `config`, its
-    statistics (retries, timeouts, reconnects) are sampled into :meth:`stats_frame`. Leaving the ``with``
-    block stops producing and flushes (up to `flush_timeout` s).
+    log lines go to :attr:`log` instead of the notebook. `settings` (librdkafka's dotted names) configure the
+    producer; with ``statistics.interval.ms`` among them, its statistics (retries, timeouts, reconnects) are
+    sampled into :meth:`stats_frame`. Leaving the ``with`` block stops producing and flushes (up to
+    `flush_timeout` s).
 
-    >>> with NumberedStream(cluster, topic, per_second=300, acks="all", partition=0) as stream:
+    >>> with NumberedStream(cluster, topic, per_second=300, partition=0, settings={"acks": "all"}) as stream:
     ...     time.sleep(2)
     >>> stream.frame().latency_ms.max()
     """
 
     def __init__(self, cluster: "Cluster", topic: str, per_second: float = 200, *, partition: int | None = None,
                  keys: int = 4, t0: float | None = None, flush_timeout: float = 60.0,
-                 ledger: DeliveryLedger | None = None, **config: Any) -> None:
+                 ledger: DeliveryLedger | None = None, settings: Mapping[str, Any] | None = None,
+                 **keywords: Any) -> None:
+        refuse_keywords("NumberedStream", keywords)
         self.topic, self.partition, self.keys = topic, partition, keys
         self.ledger = ledger if ledger is not None else DeliveryLedger()
         self.log: list[str] = []
@@ -243,10 +250,10 @@ class NumberedStream:
         self.t0 = time.perf_counter() if t0 is None else t0
         self.flush_timeout = flush_timeout
         self.interval = 1.0 / per_second
-        settings: dict[str, Any] = {"logger": quiet_logger(f"stream-{topic}", self.log), **dotted(config)}
-        if "statistics.interval.ms" in settings:
-            settings["stats_cb"] = self._on_stats
-        self.producer = cluster.producer(settings=settings)
+        config: dict[str, Any] = {"logger": quiet_logger(f"stream-{topic}", self.log), **(settings or {})}
+        if "statistics.interval.ms" in config:
+            config["stats_cb"] = self._on_stats
+        self.producer = cluster.producer(settings=config)
         self.unflushed = 0
         self._closed = False
         self._totals: dict[str, int] = {}
@@ -343,7 +350,7 @@ class NumberedStream:
             return pd.DataFrame([dict(row) for row in self._rows.values()], columns=columns)
 
     def stats_frame(self) -> pd.DataFrame:
-        """The client's statistics over time (``statistics_interval_ms`` set): t, then counts since the start
+        """The client's statistics over time (``statistics.interval.ms`` set): t, then counts since the start
         summed over its broker connections — tx (requests sent), txretries (requests sent again), req_timeouts
         (requests given up for lack of an answer), connects (connection attempts), disconnects — and, at that
         moment, in_flight (requests awaiting an answer) and queued (records not yet delivered)."""
@@ -413,49 +420,58 @@ def _drop_then_heal(cluster: "Cluster", proxy: "FaultProxy", topic: str, setting
 
 
 def reordering_under_lost_requests(cluster: "Cluster", proxy: "FaultProxy", topic: str, *, before: int = 5,
-                                   lost: int = 5, after: int = 5, socket_timeout_ms: int = 1000,
-                                   **config: Any) -> DeliveryLedger:
+                                   lost: int = 5, after: int = 5, settings: Mapping[str, Any] | None = None,
+                                   **keywords: Any) -> DeliveryLedger:
     """Produce one key through `proxy` while it swallows a few *requests*; return the read-back ledger.
 
     1. `before` records go through normally (connection, metadata and producer id settle).
     2. The proxy drops the ``to_broker`` direction: `lost` records are produced, one request each, and never
        reach the broker. The proxy heals.
     3. `after` records are produced (one request each); the broker stores and acknowledges them at once.
-    4. After `socket_timeout_ms` the client gives the lost requests up, reconnects and sends them again.
+    4. After ``socket.timeout.ms`` (1000 ms here) the client gives the lost requests up, reconnects and sends
+       them again.
 
     Without idempotence nothing stops the later requests from being stored first: the `lost` records land
     *behind* the `after` ones (``out_of_order_by_key`` > 0, unless ``max.in.flight.requests.per.connection=1``
     keeps the later records from being sent at all). With idempotence the broker refuses a batch whose
-    sequence number skips one (OUT_OF_ORDER_SEQUENCE_NUMBER) and the client resends in order. `config` adds
-    producer settings (keyword names, ``_`` for ``.``); nothing else is set, so librdkafka's defaults
-    apply (``enable.idempotence=false``, ``max.in.flight.requests.per.connection=1000000``).
+    sequence number skips one (OUT_OF_ORDER_SEQUENCE_NUMBER) and the client resends in order. `settings`
+    (librdkafka's dotted names) add producer settings or override the ones above (``acks=all``,
+    ``linger.ms=0``, ``socket.timeout.ms=1000``, ``delivery.timeout.ms=30000``); nothing else is set, so
+    librdkafka's defaults apply (``enable.idempotence=false``, ``max.in.flight.requests.per.connection=1000000``).
+
+    >>> reordering_under_lost_requests(cluster, proxy, topic, settings={"enable.idempotence": True}).summary()
     """
-    settings = {"bootstrap.servers": cluster.proxied_bootstrap_servers, "acks": "all", "linger.ms": 0,
-                "socket.timeout.ms": socket_timeout_ms, "delivery.timeout.ms": 30000,
-                "logger": quiet_logger(f"reorder-{topic}"), **dotted(config)}
-    return _drop_then_heal(cluster, proxy, topic, settings, direction="to_broker", before=before, during=lost,
+    refuse_keywords("reordering_under_lost_requests", keywords)
+    config = {"bootstrap.servers": cluster.proxied_bootstrap_servers, "acks": "all", "linger.ms": 0,
+              "socket.timeout.ms": 1000, "delivery.timeout.ms": 30000,
+              "logger": quiet_logger(f"reorder-{topic}"), **(settings or {})}
+    return _drop_then_heal(cluster, proxy, topic, config, direction="to_broker", before=before, during=lost,
                            hold_s=0.2, after=after)
 
 
 def duplicates_under_lost_responses(cluster: "Cluster", proxy: "FaultProxy", topic: str, *, idempotence: bool,
-                                    before: int = 10, during: int = 10, socket_timeout_ms: int = 1000,
-                                    drop_s: float = 2.5, **config: Any) -> DeliveryLedger:
+                                    before: int = 10, during: int = 10, drop_s: float = 2.5,
+                                    settings: Mapping[str, Any] | None = None, **keywords: Any) -> DeliveryLedger:
     """Produce through `proxy` while it swallows the broker's responses, then heal; return the read-back ledger.
 
     1. `before` records go through normally (connection and metadata settle).
     2. The proxy drops the ``to_client`` direction: requests still reach the broker, which appends them, but
        its responses vanish. `during` records are produced, one batch each.
-    3. After `socket_timeout_ms` the client gives those requests up, closes the connection and retries them;
-       `drop_s` (longer than that) later the proxy heals, the retries get through.
+    3. After ``socket.timeout.ms`` (1000 ms here) the client gives those requests up, closes the connection
+       and retries them; `drop_s` (longer than that) later the proxy heals, the retries get through.
     4. Every record is delivered; the topic is read back into the ledger: without idempotence each retried
        record is stored twice; with it, the broker recognises the (producer id, sequence) and stores it once.
 
-    Uses ``acks=all`` and a long ``delivery.timeout.ms`` (30 s): the retries must happen, not time out.
+    Uses ``acks=all``, ``linger.ms=5`` and a long ``delivery.timeout.ms`` (30 s): the retries must happen, not
+    time out. `settings` (librdkafka's dotted names) add producer settings or override those.
+
+    >>> duplicates_under_lost_responses(cluster, proxy, topic, idempotence=True).summary()["duplicates"]
     """
-    settings = {"bootstrap.servers": cluster.proxied_bootstrap_servers, "acks": "all",
-                "enable.idempotence": idempotence, "socket.timeout.ms": socket_timeout_ms, "linger.ms": 5,
-                "delivery.timeout.ms": 30000, "logger": quiet_logger(f"dups-{topic}"), **dotted(config)}
-    return _drop_then_heal(cluster, proxy, topic, settings, direction="to_client", before=before, during=during,
+    refuse_keywords("duplicates_under_lost_responses", keywords)
+    config = {"bootstrap.servers": cluster.proxied_bootstrap_servers, "acks": "all",
+              "enable.idempotence": idempotence, "socket.timeout.ms": 1000, "linger.ms": 5,
+              "delivery.timeout.ms": 30000, "logger": quiet_logger(f"dups-{topic}"), **(settings or {})}
+    return _drop_then_heal(cluster, proxy, topic, config, direction="to_client", before=before, during=during,
                            hold_s=drop_s, what="records produced while the responses were dropped")
 
 

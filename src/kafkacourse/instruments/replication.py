@@ -28,14 +28,14 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 from confluent_kafka import ElectionType, KafkaException, TopicPartition
 
 from ..cluster import Cluster, quiet_logger
-from ..connection import dotted
+from ..connection import refuse_keywords
 
 LEADER = "leader"
 IN_SYNC = "in-sync follower"
@@ -255,10 +255,11 @@ class Recorder:
 class SteadyProducer:
     """Produces numbered records (value = "0", "1", …) at a steady pace on a background thread.
 
-    Every record goes out with ``acks=all`` and idempotence on (overrides may change that); each delivery
-    report is kept: ``acked()`` lists what the brokers confirmed, ``failed()`` what they refused; the client's
-    log lines (disconnects, retries) go to ``log`` instead of the notebook's stderr. Use it as a context
-    manager: leaving it stops producing and flushes. Times are seconds since `t0`.
+    Every record goes out with ``acks=all``, idempotence on and ``linger.ms=5`` (`settings`, librdkafka's
+    dotted names, may change that or add more); each delivery report is kept: ``acked()`` lists what the
+    brokers confirmed, ``failed()`` what they refused; the client's log lines (disconnects, retries) go to
+    ``log`` instead of the notebook's stderr. Use it as a context manager: leaving it stops producing and
+    flushes. Times are seconds since `t0`.
 
     >>> with SteadyProducer(cluster, topic, per_second=200) as producer:
     ...     time.sleep(3)
@@ -266,11 +267,12 @@ class SteadyProducer:
     """
 
     def __init__(self, cluster: Cluster, topic: str, per_second: int = 200, batch: int = 20,
-                 t0: float | None = None, **overrides: Any) -> None:
+                 t0: float | None = None, *, settings: Mapping[str, Any] | None = None, **keywords: Any) -> None:
+        refuse_keywords("SteadyProducer", keywords)
         self.log: list[str] = []  # the client's own log lines (disconnects, retries), kept instead of printed
-        settings = {"acks": "all", "enable.idempotence": True, "linger.ms": 5,
-                    "logger": quiet_logger(f"steady-producer-{topic}", self.log), **dotted(overrides)}
-        self.producer = cluster.producer(settings=settings)
+        config = {"acks": "all", "enable.idempotence": True, "linger.ms": 5,
+                  "logger": quiet_logger(f"steady-producer-{topic}", self.log), **(settings or {})}
+        self.producer = cluster.producer(settings=config)
         self.topic, self.batch = topic, batch
         self.pause = batch / per_second
         self.t0 = time.monotonic() if t0 is None else t0

@@ -34,6 +34,7 @@ from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, A
 from cryptography import x509
 
 from ..cluster import quiet_logger
+from ..connection import refuse_keywords
 
 ACCEPTED, REFUSED = "accepted", "refused"
 _TIMING = re.compile(r"\(after \d+ms in state ([A-Z_]+)\)")
@@ -119,12 +120,16 @@ def connect(config: Mapping[str, Any], timeout: float = 15.0) -> None:
         producer.flush(0)
 
 
-def produce_one(config: Mapping[str, Any], topic: str, value: bytes | str = b"probe", timeout: float = 15.0,
-                **settings: Any) -> int:
+def produce_one(config: Mapping[str, Any], topic: str, value: bytes | str = b"probe", timeout: float = 15.0, *,
+                settings: Mapping[str, Any] | None = None, **keywords: Any) -> int:
     """Produce one record with a producer of `config` (plus librdkafka `settings`, dotted names) and return its
-    offset; KafkaException with the delivery error (e.g. TOPIC_AUTHORIZATION_FAILED) when it is refused."""
+    offset; KafkaException with the delivery error (e.g. TOPIC_AUTHORIZATION_FAILED) when it is refused.
+
+    >>> produce_one(client["writer"], topic, settings={"enable.idempotence": True})
+    """
+    refuse_keywords("produce_one", keywords)
     outcome: list[tuple[KafkaError | None, Any]] = []
-    producer = Producer({**config, **settings, "message.timeout.ms": int(timeout * 1000),
+    producer = Producer({**config, **(settings or {}), "message.timeout.ms": int(timeout * 1000),
                          "logger": quiet_logger("produce")})
     try:
         producer.produce(topic, value, on_delivery=lambda err, msg: outcome.append((err, msg)))

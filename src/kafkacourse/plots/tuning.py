@@ -1,7 +1,7 @@
 """Charts of tuning experiments: throughput against latency per setting, and client-vs-client ratios.
 
 >>> from kafkacourse.plots.tuning import plot_tradeoff, plot_ratios
->>> plot_tradeoff(bench.sweep(...), label=lambda row: f"linger {row.linger_ms}")
+>>> plot_tradeoff(bench.sweep(...), label=lambda row: f"linger {row['linger.ms']}")
 >>> plot_ratios({"python poll()": 0.5, "python consume(1000)": 0.9}, title="vs the Java consumer")
 """
 
@@ -19,13 +19,14 @@ if TYPE_CHECKING:
 def plot_tradeoff(runs: pd.DataFrame, label: Callable[[Any], str], x: str = "p50_ms", y: str = "records_per_s",
                   title: str = "Throughput vs latency") -> "Figure":
     """One labelled point per row of `runs` (e.g. :func:`~kafkacourse.instruments.producers.sweep`'s result):
-    `x` (latency, ms) against `y` (records/s). Up and to the left is better."""
+    `x` (latency, ms) against `y` (records/s). Up and to the left is better. `label` gets each row as a
+    Series: ``row["linger.ms"]`` for a column named after a client setting."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    for row in runs.itertuples(index=False):
-        ax.scatter(getattr(row, x), getattr(row, y) / 1000, s=40)
-        ax.annotate(label(row), (getattr(row, x), getattr(row, y) / 1000), fontsize=8,
+    for _, row in runs.iterrows():
+        ax.scatter(row[x], row[y] / 1000, s=40)
+        ax.annotate(label(row), (row[x], row[y] / 1000), fontsize=8,
                     xytext=(4, 4), textcoords="offset points")
     ax.set(title=title, xlabel=f"{x} (ms)", ylabel=f"thousand {y.replace('_per_s', '')}/s")
     ax.grid(alpha=0.3)
