@@ -29,14 +29,14 @@ def main() -> None:
     cluster = kc.connect()
     topic = cluster.create_topic(kc.unique_name("bench-linger"), partitions=1)
     try:
-        runs = [bench.sweep(cluster, topic, {"linger_ms": args.linger}, [b"x" * 100] * args.records,
+        runs = [bench.sweep(cluster, topic, {"linger.ms": args.linger}, [b"x" * 100] * args.records,
                             per_second=args.rate).assign(run=run) for run in range(args.runs)]
     finally:
         cluster.delete_topic(topic)
     frame = pd.concat(runs, ignore_index=True)
-    print(frame[["run", "linger_ms", "p50_ms", "p99_ms", "requests", "records_per_batch", "errors"]]
+    print(frame[["run", "linger.ms", "p50_ms", "p99_ms", "requests", "records_per_batch", "errors"]]
           .round(1).to_string(index=False))
-    print(frame.groupby("linger_ms")[["p50_ms", "p99_ms", "requests"]].median().round(1).to_string())
+    print(frame.groupby("linger.ms")[["p50_ms", "p99_ms", "requests"]].median().round(1).to_string())
 
 
 if __name__ == "__main__":

@@ -33,9 +33,10 @@ def main() -> None:
     rows = []
     try:
         java = perf.producer_perf_test(cluster, topic, args.records, record_size=100,
-                                       acks=1, linger_ms=5, batch_size=131072).iloc[-1]
+                                       settings={"acks": 1, "linger.ms": 5, "batch.size": 131072}).iloc[-1]
         rows.append(("producer", "java ProducerPerformance", java.records_per_s))
-        py = bench.blast(cluster, topic, [b"x" * 100] * args.records, acks="1", linger_ms=5, batch_size=131072)
+        py = bench.blast(cluster, topic, [b"x" * 100] * args.records,
+                         settings={"acks": "1", "linger.ms": 5, "batch.size": 131072})
         rows.append(("producer", "python produce loop", py["records_per_s"]))
         total = sum(cluster.end_offsets(topic).values())
         jc = perf.consumer_perf_test(cluster, topic, total).fetch_records_per_s.iloc[0]

@@ -36,7 +36,7 @@ def test_parsers_refuse_output_without_results():
 @pytest.mark.slow
 def test_java_tools_and_python_read_the_same_records(cluster, make_topic):
     topic = make_topic(partitions=2, prefix="test-perf")
-    java = perf.producer_perf_test(cluster, topic, 20_000, record_size=100, acks=1, linger_ms=5)
+    java = perf.producer_perf_test(cluster, topic, 20_000, record_size=100, settings={"acks": 1, "linger.ms": 5})
     assert java.iloc[-1].records == 20_000
     consumed = perf.consumer_perf_test(cluster, topic, 20_000)
     assert consumed.records.iloc[0] == 20_000
@@ -48,7 +48,7 @@ def test_java_tools_and_python_read_the_same_records(cluster, make_topic):
 def test_fetch_latency_follows_fetch_wait_max_ms(cluster, make_topic):
     topic = make_topic(partitions=1, prefix="test-latency")
     quick = perf.fetch_latency(cluster, topic, per_second=100, seconds=1.0)
-    held = perf.fetch_latency(cluster, topic, per_second=100, seconds=1.0, fetch_min_bytes=1_000_000,
-                              fetch_wait_max_ms=300)
+    held = perf.fetch_latency(cluster, topic, per_second=100, seconds=1.0,
+                              settings={"fetch.min.bytes": 1_000_000, "fetch.wait.max.ms": 300})
     assert len(quick) > 50 and len(held) > 50
     assert held.latency_ms.median() > quick.latency_ms.median() and held.latency_ms.max() > 150
