@@ -324,33 +324,30 @@ def split_profile(offset: int, isolated: int = 3, name: str = "chaos-split") -> 
                               advertised_port=b + CONTROLLER_PROXY if cut_off else None),
                      Listener("QUORUM_ISOLATED", "PLAINTEXT", b + QUORUM_ISOLATED_STEP,
                               advertised_port=None if cut_off else b + CONTROLLER_PROXY))
+        nodes.append(replace(node, listeners=listeners))
+    for i, node in enumerate(nodes):
+        cut_off = node.node_id == isolated
         own_side = "QUORUM_ISOLATED" if cut_off else "QUORUM"
-        voters = ",".join(
-            f"{n.node_id}@localhost:" + str(n.broker_port + (QUORUM_ISOLATED_STEP if cut_off else QUORUM_STEP)
-                                              if (n.node_id == isolated) == cut_off
-                                              else n.broker_port + CONTROLLER_PROXY)
-            for n in base.nodes)
-        settings = {"inter.broker.listener.name": "ISOLATED" if cut_off else "REPLICATION",
-                    "controller.quorum.voters": voters,
-                    "controller.listener.names": ",".join(
-                        dict.fromkeys([own_side, "QUORUM", "QUORUM_ISOLATED", CONTROLLER]))}
-        nodes.append(replace(node, listeners=listeners, settings=settings))
+        # Every voter where this node's side reaches it: the voter's listener of this side's name, as advertised
+        # (directly on the same side, at a proxy port across the split).
+        voters = ",".join(f"{n.node_id}@localhost:{n.listener(own_side).advertised}" for n in nodes)
+        nodes[i] = replace(node, settings={
+            "inter.broker.listener.name": "ISOLATED" if cut_off else "REPLICATION",
+            "controller.quorum.voters": voters,
+            "controller.listener.names": ",".join(dict.fromkeys([own_side, "QUORUM", "QUORUM_ISOLATED", CONTROLLER]))})
     assert all(n.listener(CONTROLLER) for n in nodes)
     return replace(base, name=name, description=f"three nodes; node {isolated} can be cut off from the others",
                    nodes=tuple(nodes), broker_settings={**base.broker_settings, **SPLIT_SETTINGS}, services=())
 
 
-def split_routes(profile: "Profile", isolated: int = 3) -> list[Route]:
-    """The proxy routes of a :func:`split_profile`: every connection between node `isolated` and the others."""
-    routes = []
-    for node in profile.nodes:
-        b = node.broker_port
-        if node.node_id == isolated:
-            routes.append(Route(b + REPLICATION_PROXY, b + REPLICATION_STEP))
-        else:
-            routes.append(Route(b + ISOLATED_PROXY, b + ISOLATED_STEP))
-        routes.append(Route(b + CONTROLLER_PROXY, b + (QUORUM_STEP if node.node_id == isolated else QUORUM_ISOLATED_STEP)))
-    return routes
+SPLIT_LISTENERS = ("REPLICATION", "ISOLATED", "QUORUM", "QUORUM_ISOLATED")  # what a split cuts (ZONE_B: zones())
+
+
+def split_routes(profile: "Profile") -> list[Route]:
+    """The proxy routes of a :func:`split_profile`: every connection between the isolated node and the others,
+    one per listener that crosses the split (advertised at a proxy port, bound at another)."""
+    return [Route(listener.advertised, listener.port) for node in profile.nodes for listener in node.listeners
+            if listener.name in SPLIT_LISTENERS and listener.advertised != listener.port]
 
 
 def free_split_offset() -> int:
@@ -389,7 +386,7 @@ class NetworkSplit:
 
     def __post_init__(self) -> None:
         self.profile = split_profile(self.offset, self.isolated, self.name)
-        self.proxy = FaultProxy(split_routes(self.profile, self.isolated))
+        self.proxy = FaultProxy(split_routes(self.profile))
 
     def start(self, progress: Callable[[str], Any] = print, timeout: float = 300.0) -> "Cluster":
         """Start the proxy (forwarding) and the three nodes, from empty data dirs (a run that died half-way
