@@ -71,10 +71,10 @@ def produce_right(cluster, topic):
          "--reader-property", "parse.key=true", "--reader-property", "key.separator=:", stdin=LINES)
 
 
-def consume(cluster, topic, group, *extra: str) -> list[str]:
+def consume(cluster, topic, group, *extra: str, timeout_ms: int = 30000) -> list[str]:
     return tool("kafka-console-consumer.sh", "--bootstrap-server", cluster.bootstrap_servers, "--topic", topic,
                 "--group", group, "--formatter-property", "print.key=true", "--formatter-property",
-                "print.partition=true", "--max-messages", "6", "--timeout-ms", "30000", *extra)
+                "print.partition=true", "--max-messages", "6", "--timeout-ms", str(timeout_ms), *extra)
 
 
 # -- step 1 ----------------------------------------------------------------------------------------------------
@@ -150,7 +150,9 @@ def commit(cluster, topic, group, offsets):
 
 def test_step3_without_from_beginning_the_group_commits_the_end_but_the_check_sees_nothing_read(cluster, orders_topic):
     topic, group = orders_topic
-    consumed = consume(cluster, topic, group)  # no --from-beginning: a new group starts at the log end
+    # No --from-beginning: a new group starts at the log end and waits for records that never come (until the
+    # timeout; 10 s is long enough to join, be assigned and commit that end, which the premise checks).
+    consumed = consume(cluster, topic, group, timeout_ms=10000)
     offsets = cluster.group_offsets(group, topic)
     assert offsets.lag.eq(0).all(), "the premise: the console consumer committed the log end having read nothing"
     fails_with(day1_lab.check_read_all, cluster, topic, group, consumed, ORDERS,
