@@ -121,12 +121,17 @@ def test_health_and_ready_report_assignment_and_lag(cluster, numbered, tmp_path)
         assert body["assigned"] == [0, 1] and body["processed"] < N
         behind = sum(v or 0 for v in body["lag"].values())
         assert ready.status_code == (503 if behind > 100 or None in body["lag"].values() else 200), body
+        # Caught up: every record processed (60 × 50 ms) and, at the worker's next lag sample (taken in its
+        # poll loop at most every 0.25 s, so a moment after the last record), no lag left.
         deadline = time.monotonic() + 60
-        while httpx.get(url + "/ready", timeout=30).json()["processed"] < N:   # 60 × 50 ms
-            assert time.monotonic() < deadline, proc.tail()
+        while True:
+            caught_up = httpx.get(url + "/ready", timeout=30)
+            body = caught_up.json()
+            if body["processed"] >= N and set(body["lag"].values()) == {0}:
+                break
+            assert time.monotonic() < deadline, (body, proc.tail())
             time.sleep(0.2)
-        caught_up = httpx.get(url + "/ready", timeout=30)
-        assert caught_up.status_code == 200 and set(caught_up.json()["lag"].values()) == {0}, caught_up.json()
+        assert caught_up.status_code == 200 and body["processed"] == N, body
     finally:
         proc.terminate()
 
