@@ -113,6 +113,31 @@ def test_wait_stable_raises_a_clear_timeout(cluster, topic):
         rec.add_member()
 
 
+def test_a_state_that_changes_while_the_coordinator_is_asked_is_not_taken_as_stable(cluster, topic):
+    """The race a busy machine widens: a callback revokes (the first half of a cooperative move) after the
+    members' check and before the coordinator answers; that half-way state must not be recorded as stable."""
+    import threading
+
+    with AssignmentRecorder(cluster, [topic], "cooperative-sticky") as rec:
+        rec.add_member("m1", wait=False)
+        ask, revoked = rec._coordinator_problem, []
+        m1 = rec._members["m1"]
+
+        def revoke_while_asking(owned):
+            problem = ask(owned)
+            if problem is None and not revoked:   # the coordinator agrees; meanwhile m1 gives up 0-2
+                with rec._lock:
+                    revoked.append(m1.owned)
+                    m1.owned = frozenset(tp for tp in m1.owned if tp[1] >= 3)
+                threading.Timer(0.5, lambda: setattr(m1, "owned", revoked[0])).start()   # and gets them back
+            return problem
+
+        rec._coordinator_problem = revoke_while_asking
+        owners = rec.wait_stable(timeout=30)
+    assert revoked, "the coordinator was never asked with a complete assignment"
+    assert owners == rec.steps[-1].after == {"m1": list(range(PARTITIONS))}, owners
+
+
 def test_range_is_uneven_across_two_topics_roundrobin_is_not(cluster):
     topics = [cluster.create_topic(kc.unique_name(f"test-two-{n}"), partitions=3) for n in "ab"]
     try:

@@ -302,18 +302,26 @@ class AssignmentRecorder:
 
         Stable means: every member has joined and received its assignment; every partition is owned by
         exactly one member; and the group coordinator agrees (state Stable, the same members, the same
-        assignment), so no rebalance is pending. Raises TimeoutError saying what is still missing.
+        assignment), so no rebalance is pending. Both checks look at one snapshot of who owns what, and it
+        counts only if no callback changed it while the coordinator was asked: under cooperative-sticky a
+        member revokes between the two rebalances of a move, and a busy machine makes that window wide.
+        Raises TimeoutError saying what is still missing.
         """
         deadline = time.monotonic() + timeout
         while True:
             self._raise_member_errors()
-            problem = self._local_problem() or self._coordinator_problem()
+            with self._lock:
+                snapshot = self._owned_now()
+                problem = self._local_problem()
+            problem = problem or self._coordinator_problem(snapshot)
             if problem is None:
-                owners = self.assignment()
                 with self._lock:
-                    if self._steps and self._steps[-1].after is None:
-                        self._steps[-1].stable, self._steps[-1].after = self._now(), owners
-                return owners
+                    if self._owned_now() == snapshot:
+                        owners = self.assignment()
+                        if self._steps and self._steps[-1].after is None:
+                            self._steps[-1].stable, self._steps[-1].after = self._now(), owners
+                        return owners
+                problem = "the assignment changed while the coordinator was being asked"
             if time.monotonic() >= deadline:
                 raise TimeoutError(
                     f"group {self.group_id!r} ({self.strategy}) is not stable after {timeout:.0f} s: {problem}")
@@ -338,7 +346,11 @@ class AssignmentRecorder:
                     f"owned more than once: {self._labels(twice)}")
         return None
 
-    def _coordinator_problem(self) -> str | None:
+    def _owned_now(self) -> dict[str, frozenset[TP]]:
+        return {name: member.owned for name, member in self._active.items()}
+
+    def _coordinator_problem(self, owned: dict[str, frozenset[TP]]) -> str | None:
+        """What the coordinator disagrees with in `owned` (member name → partitions), or None."""
         try:
             group = self.cluster.admin().describe_consumer_groups(
                 [self.group_id], request_timeout=5)[self.group_id].result()
@@ -358,9 +370,9 @@ class AssignmentRecorder:
                     f"expected {sorted(m.name for m in expected.values())}")
         for member_id, description in listed.items():
             given = {(tp.topic, tp.partition) for tp in description.assignment.topic_partitions}
-            if given != set(expected[member_id].owned):
-                member = expected[member_id]
-                return (f"{member.name} owns {self._labels(member.owned)} but the coordinator assigned "
+            name = expected[member_id].name
+            if given != set(owned.get(name, ())):
+                return (f"{name} owns {self._labels(owned.get(name, frozenset()))} but the coordinator assigned "
                         f"{self._labels(given)}")
         return None
 
