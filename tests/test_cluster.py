@@ -74,6 +74,21 @@ def test_create_topic_is_idempotent_and_waits_for_leaders(cluster):
     cluster.delete_topic(name)  # deleting a missing topic is fine
 
 
+def test_a_deleted_topic_is_gone_from_every_brokers_metadata(cluster3):
+    """Each broker applies a deletion on its own; delete_topic returns once none of them lists the topic."""
+    from confluent_kafka.admin import AdminClient
+
+    brokers = [f"{b.host}:{b.port}" for b in cluster3._metadata().brokers.values()]
+    assert len(brokers) == 3, brokers
+    for _ in range(3):
+        name = cluster3.create_topic(kc.unique_name("test-delete"), partitions=3)
+        cluster3.delete_topic(name)
+        for address in brokers:   # a fresh client asks its bootstrap broker first
+            answer = AdminClient({**cluster3.config(), "bootstrap.servers": address}).list_topics(timeout=10)
+            assert name not in answer.topics, f"{address} still lists {name}"
+        assert not any(name in cluster3.topics() for _ in range(10))
+
+
 def test_produce_then_consume_round_trip_with_keys(cluster, topic):
     sent = cluster.produce(topic, [(f"k{i % 4}", f"v{i}") for i in range(40)] + ["no key"])
     assert len(sent) == 41 and sent.error.isna().all() and sent.offset.notna().all()

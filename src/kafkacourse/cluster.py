@@ -255,9 +255,15 @@ class Cluster:
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise
-        deadline = time.monotonic() + timeout
-        while name in self._metadata().topics and time.monotonic() < deadline:
-            time.sleep(0.2)
+        # Each broker applies the deletion from the metadata log on its own, and each metadata request goes to
+        # any one of them: gone means absent from two answers in a row per broker (one answer on one broker).
+        deadline, absent, needed = time.monotonic() + timeout, 0, 1
+        while absent < needed and time.monotonic() < deadline:
+            metadata = self._metadata()
+            absent = 0 if name in metadata.topics else absent + 1
+            needed = 1 if len(metadata.brokers) <= 1 else 2 * len(metadata.brokers)
+            if absent < needed:
+                time.sleep(0.05 if absent else 0.2)
 
     def topics(self, prefix: str = "") -> list[str]:
         """Names of the topics (internal ones left out) that start with `prefix`, sorted."""
