@@ -141,3 +141,39 @@ def test_messages_with_read_committed_skip_an_open_transaction(cluster, topic):
         assert [m.value() for m in cluster.messages(topic, isolation_level="read_uncommitted")] == [b"pending"]
     finally:
         producer.abort_transaction(30)
+
+
+def test_commit_offsets_sets_a_groups_starting_point(cluster, make_topic):
+    from confluent_kafka import TopicPartition
+    topic, group = make_topic(partitions=2), kc.unique_name("commit-offsets")
+    cluster.produce(topic, [{"value": f"v{i}", "partition": i % 2} for i in range(6)])
+    cluster.commit_offsets(group, [TopicPartition(topic, 0, 2), TopicPartition(topic, 1, 3)])
+    assert cluster.group_offsets(group, topic).committed.tolist() == [2, 3]
+
+
+def test_commit_offsets_asks_a_moving_coordinator_again_and_nothing_else(cluster, monkeypatch):
+    from confluent_kafka import KafkaError, KafkaException
+
+    class Member:  # a consumer whose coordinator answers `answers` in turn (a real one can't be made to move)
+        def __init__(self, answers):
+            self.answers, self.commits, self.closed = list(answers), 0, False
+
+        def commit(self, offsets, asynchronous):
+            self.commits += 1
+            answer = self.answers.pop(0)
+            if answer is not None:
+                raise KafkaException(KafkaError(answer))
+
+        def close(self):
+            self.closed = True
+
+    moving = Member([KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, None])
+    monkeypatch.setattr(cluster, "consumer", lambda group, settings: moving)
+    cluster.commit_offsets("g", [])
+    assert (moving.commits, moving.closed) == (3, True)
+
+    refused = Member([KafkaError.GROUP_AUTHORIZATION_FAILED])
+    monkeypatch.setattr(cluster, "consumer", lambda group, settings: refused)
+    with pytest.raises(KafkaException, match="GROUP_AUTHORIZATION_FAILED"):
+        cluster.commit_offsets("g", [])
+    assert (refused.commits, refused.closed) == (1, True)

@@ -141,11 +141,7 @@ def orders_topic(cluster, lab):
 def commit(cluster, topic, group, offsets):
     """Commit {partition: offset} for `group`, as a consumer that read that far would have."""
     from confluent_kafka import TopicPartition
-    consumer = cluster.consumer(group, settings={"enable.auto.commit": False})
-    try:
-        consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
-    finally:
-        consumer.close()
+    cluster.commit_offsets(group, [TopicPartition(topic, p, o) for p, o in offsets.items()])
 
 
 def test_step3_without_from_beginning_the_group_commits_the_end_but_the_check_sees_nothing_read(cluster, orders_topic):

@@ -168,11 +168,8 @@ def test_group_offsets_reports_committed_end_and_lag_per_partition(cluster, topi
     group = kc.unique_name("test-labs-group")
     assert cluster.group_offsets(group, topic).committed.tolist() == [None, None, None]
     cluster.produce(topic, [{"value": f"v{i}", "partition": i % 3} for i in range(9)])  # 3 per partition
-    consumer = cluster.consumer(group, settings={"enable.auto.commit": False})
-    try:  # commit partition 0 fully, partition 1 after one record, partition 2 not at all
-        consumer.commit(offsets=[TopicPartition(topic, 0, 3), TopicPartition(topic, 1, 1)], asynchronous=False)
-    finally:
-        consumer.close()
+    # commit partition 0 fully, partition 1 after one record, partition 2 not at all
+    cluster.commit_offsets(group, [TopicPartition(topic, 0, 3), TopicPartition(topic, 1, 1)])
 
     offsets = cluster.group_offsets(group, topic)
 

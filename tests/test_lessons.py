@@ -42,11 +42,7 @@ def test_reset_lesson_deletes_its_topics_and_groups_and_nothing_else(home, monke
         for topic in (mine, f"{mine}-dlq", theirs):
             cluster.create_topic(topic, partitions=1)
         cluster.produce(mine, [("k", "v")])
-        consumer = cluster.consumer(group, settings={"enable.auto.commit": False})
-        try:
-            consumer.commit(offsets=[TopicPartition(mine, 0, 1)], asynchronous=False)
-        finally:
-            consumer.close()
+        cluster.commit_offsets(group, [TopicPartition(mine, 0, 1)])
 
         deleted = lessons.reset_lesson(lesson, [cluster.bootstrap_servers])
 

@@ -61,6 +61,22 @@ def test_settled_waits_for_a_value_that_stops_changing():
         settled(lambda: next(counter), quiet_s=1.0, timeout=0.6)
 
 
+def test_a_site_consumer_is_closed_by_the_thread_that_polls_it(cluster, make_topic):
+    topic, ledger = make_topic(partitions=1), DeliveryLedger()
+    cluster.produce(topic, [("k", ledger.stamp("k")) for _ in range(5)])
+    reader = SiteConsumer(cluster, topic, kc.unique_name("site"), ledger, "primary").start()
+    reader.wait_caught_up({0: 5})
+    reader.stop()
+    reader.stop()                                      # idempotent
+    assert not reader._thread.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):  # closed once its thread had finished, by that thread
+        reader.consumer.assignment()
+    unstarted = SiteConsumer(cluster, topic, kc.unique_name("site"), DeliveryLedger(), "primary")
+    unstarted.stop()
+    with pytest.raises(RuntimeError, match="closed"):
+        unstarted.consumer.assignment()
+
+
 def test_failover_report_counts_rpo_rto_and_duplicates():
     ledger = DeliveryLedger()
     for _ in range(6):
@@ -90,11 +106,7 @@ def test_a_group_resumes_on_dr_from_the_offsets_mm2_translated(connect_worker, c
     futures = cluster.admin().delete_records([TopicPartition(topic, p, 5) for p in (0, 1)])
     for future in futures.values():
         future.result()                                  # offsets 0-4 gone, as retention would have it
-    committer = cluster.consumer(group)
-    try:                                                 # the group read up to offset 15 of each partition
-        committer.commit(offsets=[TopicPartition(topic, p, 15) for p in (0, 1)], asynchronous=False)
-    finally:
-        committer.close()
+    cluster.commit_offsets(group, [TopicPartition(topic, p, 15) for p in (0, 1)])  # the group read up to 15
     flow = MirrorFlow(connect_worker, cluster, dr, topics=[topic], groups=[group], source_alias="single",
                       name=kc.unique_name("mm2-test"), settings={"offset.lag.max": 5})
     try:

@@ -29,6 +29,10 @@ from .stack import LocalStack, StackError
 from .stack.processes import SILENT
 from .stack.profiles import proxy_ports
 
+# A group coordinator moving or loading: the request may be sent again (Cluster.commit_offsets).
+COORDINATOR_NOT_READY = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                         KafkaError.COORDINATOR_NOT_AVAILABLE}
+
 
 class TopicNotFoundError(ValueError):
     """The topic a call names does not exist on the cluster (the message names both)."""
@@ -339,6 +343,28 @@ class Cluster:
         frame = pd.DataFrame(rows, columns=columns)
         frame["committed"] = pd.Series([row["committed"] for row in rows], dtype=object)  # ints and None, not floats
         return frame
+
+    def commit_offsets(self, group: str, offsets: list[TopicPartition], timeout: float = 30.0) -> None:
+        """Commit `offsets` for `group` without reading, as a member that had read that far would: a starting
+        point for a lesson or a test. A coordinator that is moving or still loading (NOT_COORDINATOR,
+        COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE) is asked again until `timeout` s; librdkafka
+        hands these to a synchronous commit instead of retrying it.
+
+        >>> cluster.commit_offsets("billing", [TopicPartition("orders", 0, 15)])
+        """
+        consumer = self.consumer(group, settings={"enable.auto.commit": False})
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    consumer.commit(offsets=offsets, asynchronous=False)
+                    return
+                except KafkaException as exc:
+                    if exc.args[0].code() not in COORDINATOR_NOT_READY or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        finally:
+            consumer.close()
 
     # -- data ------------------------------------------------------------------------------------------------
     def produce(self, topic: str, records: Iterable[Any], *, settings: dict[str, Any] | None = None,

@@ -53,11 +53,7 @@ def test_group_lag_is_end_minus_committed_for_the_runs_groups_only(cluster):
         cluster.produce(topic, [(f"o{i}", "x") for i in range(10)])
         ends = cluster.end_offsets(topic)
         for group, done in ((f"{prefix}.inventory", 1), (f"other-{prefix}", 0)):
-            consumer = cluster.consumer(group, settings={"enable.auto.commit": False})
-            try:
-                consumer.commit(offsets=[TopicPartition(topic, p, done) for p in ends], asynchronous=False)
-            finally:
-                consumer.close()
+            cluster.commit_offsets(group, [TopicPartition(topic, p, done) for p in ends])
         lag = data.group_lag(cluster, prefix)
         assert lag == {f"{prefix}.inventory": sum(ends.values()) - len(ends)}  # the other group is not the run's
         assert sum(ends.values()) == 10

@@ -356,6 +356,12 @@ class SiteConsumer:
             self.errors.append(str(err))
 
     def _run(self) -> None:
+        try:
+            self._read_until_stopped()
+        finally:  # the thread that polls closes: a consumer closed while another thread polls it can crash
+            self.consumer.close()
+
+    def _read_until_stopped(self) -> None:
         while not self._stop.is_set():
             messages = self.consumer.consume(self.batch, timeout=0.2)
             done = 0
@@ -403,14 +409,19 @@ class SiteConsumer:
                                    f"(read up to {self.positions}) after {timeout:.0f} s")
             time.sleep(0.1)
 
-    def stop(self) -> None:
-        """Stop reading (no last commit) and close the consumer; idempotent."""
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop reading (no last commit) and close the consumer (its own thread does); idempotent.
+        TimeoutError if the thread has not finished within `timeout` s."""
         self._stop.set()
+        if self._thread.ident is None:  # never started: nobody else uses the consumer
+            if not self._closed:
+                self._closed = True
+                self.consumer.close()
+            return
+        self._thread.join(timeout)
         if self._thread.is_alive():
-            self._thread.join(timeout=15)
-        if not self._closed:
-            self._closed = True
-            self.consumer.close()
+            raise TimeoutError(f"the {self.site} consumer of {self.group} did not stop within {timeout:.0f} s")
+        self._closed = True
 
 
 def failover_report(ledger: "DeliveryLedger", produced: pd.DataFrame, killed_at: float,
