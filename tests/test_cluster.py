@@ -151,29 +151,65 @@ def test_commit_offsets_sets_a_groups_starting_point(cluster, make_topic):
     assert cluster.group_offsets(group, topic).committed.tolist() == [2, 3]
 
 
-def test_commit_offsets_asks_a_moving_coordinator_again_and_nothing_else(cluster, monkeypatch):
+def test_committed_reads_a_groups_offsets_with_none_where_it_committed_nothing(cluster, make_topic):
+    from confluent_kafka import TopicPartition
+    topic, group = make_topic(partitions=2), kc.unique_name("committed")
+    cluster.produce(topic, [{"value": f"v{i}", "partition": i % 2} for i in range(6)])
+    cluster.commit_offsets(group, [TopicPartition(topic, 1, 3)])
+    assert cluster.committed(group, [TopicPartition(topic, 0), TopicPartition(topic, 1)]) == {
+        (topic, 0): None, (topic, 1): 3}
+    assert cluster.group_offsets(group, topic).committed.tolist() == [None, 3]
+
+
+def test_no_course_code_reads_committed_offsets_through_the_admin_client():
+    # librdkafka's admin client dies with SIGSEGV when an OffsetFetch answer says NOT_COORDINATOR (#5040)
+    from pathlib import Path
+    src = Path(kc.__file__).resolve().parents[1]
+    callers = [str(path.relative_to(src)) for path in src.rglob("*.py")
+               if ".list_consumer_group_offsets(" in path.read_text()]
+    assert callers == [], f"read committed offsets with Cluster.committed(), not the AdminClient: {callers}"
+
+
+class _MovingCoordinatorMember:
+    """A consumer whose coordinator answers `answers` in turn (a real one can't be made to move on cue)."""
+
+    def __init__(self, answers):
+        self.answers, self.asked, self.closed = list(answers), 0, False
+
+    def _answer(self):
+        from confluent_kafka import KafkaError, KafkaException
+        self.asked += 1
+        answer = self.answers.pop(0)
+        if answer is not None:
+            raise KafkaException(KafkaError(answer))
+
+    def commit(self, offsets, asynchronous):
+        self._answer()
+
+    def committed(self, partitions, timeout):
+        from confluent_kafka import TopicPartition
+        self._answer()
+        return [TopicPartition("t", 0, 7)]
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize("call, not_ready", [
+    (lambda c: c.commit_offsets("g", []), "COORDINATOR_LOAD_IN_PROGRESS"),
+    (lambda c: c.committed("g", []), "_TIMED_OUT"),
+], ids=["commit_offsets", "committed"])
+def test_a_moving_coordinator_is_asked_again_and_nothing_else(cluster, monkeypatch, call, not_ready):
     from confluent_kafka import KafkaError, KafkaException
-
-    class Member:  # a consumer whose coordinator answers `answers` in turn (a real one can't be made to move)
-        def __init__(self, answers):
-            self.answers, self.commits, self.closed = list(answers), 0, False
-
-        def commit(self, offsets, asynchronous):
-            self.commits += 1
-            answer = self.answers.pop(0)
-            if answer is not None:
-                raise KafkaException(KafkaError(answer))
-
-        def close(self):
-            self.closed = True
-
-    moving = Member([KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, None])
+    moving = _MovingCoordinatorMember([KafkaError.NOT_COORDINATOR, getattr(KafkaError, not_ready), None])
     monkeypatch.setattr(cluster, "consumer", lambda group, settings: moving)
-    cluster.commit_offsets("g", [])
-    assert (moving.commits, moving.closed) == (3, True)
+    call(cluster)
+    assert (moving.asked, moving.closed) == (3, True)
 
-    refused = Member([KafkaError.GROUP_AUTHORIZATION_FAILED])
+    refused = _MovingCoordinatorMember([KafkaError.GROUP_AUTHORIZATION_FAILED])
     monkeypatch.setattr(cluster, "consumer", lambda group, settings: refused)
     with pytest.raises(KafkaException, match="GROUP_AUTHORIZATION_FAILED"):
-        cluster.commit_offsets("g", [])
-    assert (refused.commits, refused.closed) == (1, True)
+        call(cluster)
+    assert (refused.asked, refused.closed) == (1, True)
+
+

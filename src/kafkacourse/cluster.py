@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, IsolationLevel, KafkaError,
+from confluent_kafka import (OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaError,
                              KafkaException, Message, Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
@@ -331,18 +331,43 @@ class Cluster:
         if topic not in self.topics():
             return pd.DataFrame(columns=columns)
         ends = self.end_offsets(topic)
-        request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in sorted(ends)])
-        answer = self.admin().list_consumer_group_offsets([request], request_timeout=10)[group].result()
-        committed: dict[int, int | None] = {}
-        for tp in answer.topic_partitions:
-            if tp.error is not None:
-                raise KafkaException(tp.error)
-            committed[tp.partition] = tp.offset if tp.offset >= 0 else None  # -1001: nothing committed
+        committed = {p: offset for (_, p), offset in
+                     self.committed(group, [TopicPartition(topic, p) for p in sorted(ends)]).items()}
         rows = [{"partition": p, "committed": committed.get(p), "end": end, "lag": end - (committed.get(p) or 0)}
                 for p, end in sorted(ends.items())]
         frame = pd.DataFrame(rows, columns=columns)
         frame["committed"] = pd.Series([row["committed"] for row in rows], dtype=object)  # ints and None, not floats
         return frame
+
+    def committed(self, group: str, partitions: list[TopicPartition],
+                  timeout: float = 30.0) -> dict[tuple[str, int], int | None]:
+        """The offset `group` committed on each of `partitions`, as {(topic, partition): offset} (None where it
+        committed none). Read by a consumer of the group that joins nothing (``Consumer.committed()``), not by the
+        AdminClient's ``list_consumer_group_offsets``: when that answer says the coordinator moved or is not
+        ready, librdkafka's admin client dereferences a group handle it does not have and the whole process dies
+        with SIGSEGV (librdkafka #5040; seen here beside two CPU burners). A consumer asks the new coordinator
+        itself; a request that still fails is asked again until `timeout` s.
+
+        >>> cluster.committed("billing", [TopicPartition("orders", 0)])     # {("orders", 0): 15}
+        """
+        consumer = self.consumer(group, settings={"enable.auto.commit": False})
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    answer = consumer.committed(partitions, timeout=10)
+                    for tp in answer:
+                        if tp.error is not None:
+                            raise KafkaException(tp.error)
+                    return {(tp.topic, tp.partition): tp.offset if tp.offset >= 0 else None  # -1001: none
+                            for tp in answer}
+                except KafkaException as exc:
+                    if exc.args[0].code() not in COORDINATOR_NOT_READY | {KafkaError._TIMED_OUT} \
+                            or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        finally:
+            consumer.close()
 
     def commit_offsets(self, group: str, offsets: list[TopicPartition], timeout: float = 30.0) -> None:
         """Commit `offsets` for `group` without reading, as a member that had read that far would: a starting

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 if TYPE_CHECKING:
@@ -87,10 +87,8 @@ def start_offsets(cluster: "Cluster", topic: str) -> dict[int, int]:
 
 def committed_offsets(cluster: "Cluster", group: str, topic: str) -> dict[int, int | None]:
     """The group's committed offset per partition of `topic` on `cluster` (None where it committed none)."""
-    partitions = sorted(cluster.end_offsets(topic))
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
-    answer = cluster.admin().list_consumer_group_offsets([request], request_timeout=10)[group].result()
-    return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in answer.topic_partitions}
+    partitions = [TopicPartition(topic, p) for p in sorted(cluster.end_offsets(topic))]
+    return {p: offset for (_, p), offset in cluster.committed(group, partitions).items()}
 
 
 @dataclass
@@ -421,7 +419,6 @@ class SiteConsumer:
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise TimeoutError(f"the {self.site} consumer of {self.group} did not stop within {timeout:.0f} s")
-        self._closed = True
 
 
 def failover_report(ledger: "DeliveryLedger", produced: pd.DataFrame, killed_at: float,

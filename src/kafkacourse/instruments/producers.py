@@ -334,7 +334,9 @@ class NumberedStream:
         cluster that died instead of waiting ``message.timeout.ms`` for each."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=15)
+            self._thread.join(timeout=60)
+        if self._thread.is_alive():  # closing a client that another thread still uses can crash the process
+            raise TimeoutError("the background producer's thread did not stop within 60 s; the producer stays open")
         if purge and not self._closed:
             self.producer.purge()
         if not self._closed:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions
+from confluent_kafka import TopicPartition
 
 from kafkacourse.prometheus import Prometheus
 
@@ -114,24 +114,21 @@ def breakers(values: dict[str, float]) -> list[dict[str, Any]]:
 
 
 def group_lag(cluster, prefix: str, timeout: float = 10.0) -> dict[str, int]:
-    """{group: lag} for every consumer group whose id starts with `prefix`: the sum, over the partitions the
-    group has committed offsets for, of log-end offset minus committed offset (what
-    ``kafka-consumer-groups.sh --describe`` reports per partition, added up)."""
-    admin = cluster.admin()
-    listed = admin.list_consumer_groups(request_timeout=timeout).result(timeout)
+    """{group: lag} for every consumer group whose id starts with `prefix`: the sum, over the partitions of the
+    run's topics (``<prefix>.…``) that the group has committed offsets for, of log-end offset minus committed
+    offset (what ``kafka-consumer-groups.sh --describe`` reports per partition, added up)."""
+    listed = cluster.admin().list_consumer_groups(request_timeout=timeout).result(timeout)
     groups = sorted(g.group_id for g in listed.valid if g.group_id.startswith(prefix))
     if not groups:
         return {}
-    committed: dict[str, list] = {}
-    for group in groups:  # one request per group: the AdminClient takes a single group per call
-        answer = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
-                                                   request_timeout=timeout)[group].result(timeout)
-        committed[group] = [tp for tp in answer.topic_partitions if tp.error is None and tp.offset >= 0]
-    ends: dict[str, dict[int, int]] = {}
-    for topic in sorted({tp.topic for tps in committed.values() for tp in tps}):
-        ends[topic] = cluster.end_offsets(topic, timeout=timeout)
-    return {group: sum(max(ends[tp.topic].get(tp.partition, tp.offset) - tp.offset, 0) for tp in tps)
-            for group, tps in committed.items()}
+    ends = {topic: cluster.end_offsets(topic, timeout=timeout) for topic in cluster.topics(f"{prefix}.")}
+    partitions = [TopicPartition(topic, p) for topic, offsets in ends.items() for p in sorted(offsets)]
+    lag = {}
+    for group in groups:
+        committed = cluster.committed(group, partitions, timeout=timeout) if partitions else {}
+        lag[group] = sum(max(ends[topic][p] - offset, 0) for (topic, p), offset in committed.items()
+                         if offset is not None)
+    return lag
 
 
 def faults(run_dir: str | Path | None, since: float = 0.0) -> list[dict[str, Any]]:
