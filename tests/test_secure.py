@@ -192,3 +192,49 @@ def test_the_controller_listener_lets_only_the_broker_alter_acls(secure, tmp_pat
                                       AclOperation.ANY, AclPermissionType.ANY)
         for future in secure.admin().delete_acls([everything]).values():
             future.result()
+
+
+def _java_hashmap_bucket(name: str) -> int:
+    """The bucket of `name` in a small java.util.HashMap (16 buckets): the order the broker iterates users."""
+    h = 0
+    for char in name:
+        h = (31 * h + ord(char)) & 0xFFFFFFFF
+    return (h ^ (h >> 16)) & 15
+
+
+@pytest.mark.slow
+def test_a_restarted_broker_gets_back_the_scram_users_kafka_dropped(scratch_home, port_offset):
+    """Kafka 4.3.1 drops every SCRAM user when a broker starts from a metadata log in which a deleted user comes
+    first in HashMap order (broker.restore_scram_users says why); `up` restores the profile's users."""
+    from kafkacourse.instruments import security
+    from kafkacourse.stack import LocalStack
+    from kafkacourse.stack.services.broker import restore_scram_users
+
+    stack = LocalStack(profile="secure")
+    stack.up(progress=lambda _msg: None)
+    try:
+        admin = kc.connect(profile="secure").admin()
+        first = min(_java_hashmap_bucket(p.name) for p in stack.profile.principals)
+        doomed = next(name for name in (kc.unique_name("gone") for _ in range(1000))
+                      if _java_hashmap_bucket(name) < first)
+        security.upsert_scram_user(admin, doomed, "gone-secret")
+        security.delete_scram_user(admin, doomed)
+        stack.down(progress=lambda _msg: None)
+
+        node = stack.brokers[0]
+        node.start(progress=lambda _msg: None)        # the process alone: no repair yet
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                restored = restore_scram_users(stack.profile, stack.certificates, timeout=5)
+                break
+            except KafkaException:
+                assert time.monotonic() < deadline, "the broker's mTLS listener never answered"
+                time.sleep(0.5)
+        assert restored == ["admin", "alice", "bob"]  # Kafka had lost all three; the broker's cert put them back
+        node.wait_ready()
+        for who in ("admin", "alice", "bob"):
+            security.connect(stack.client_settings(who), timeout=10)
+        assert restore_scram_users(stack.profile, stack.certificates) == []  # nothing missing any more
+    finally:
+        stack.reset(progress=lambda _msg: None)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
 from .. import certificates, processes, runtime
 from ..errors import StackError
 from ..profiles import CONTROLLER, PROXIED, SCRAM, Node, Profile
-from .base import Context, JvmService
+from .base import START_TIMEOUT_S, Context, JvmService
 
 DEFAULT_HEAP = "-Xms256m -Xmx768m"  # per broker; KAFKA_HEAP_OPTS overrides it, as for upstream's scripts
 
@@ -88,6 +89,38 @@ def brokers_answering(profile: Profile, certs: Path | None = None) -> set[int]:
         return set()
 
 
+def restore_scram_users(profile: Profile, certs: Path, timeout: float = 30.0) -> list[str]:
+    """Create again the profile's SCRAM principals that the broker's metadata lacks; the names restored.
+
+    Why: Kafka 4.3.1's ``ScramDelta.apply`` removes a mechanism's whole user map as soon as the map is empty
+    in the middle of its loop. A broker that starts from its metadata log (no KRaft snapshot yet) applies the
+    log's changes to an empty image, so when it meets a deleted user before any live one (HashMap order of
+    the names), every SCRAM user is gone from the broker and each login is refused, although the controller
+    still lists them. The lessons and tests create and delete users, so a restarted secure broker hits this.
+    Asked as the broker's own certificate (a super user) on the mTLS listener; the passwords are the
+    profile's, as at format time. Returns [] once the broker is not up yet (the caller asks again)."""
+    from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
+                                       UserScramCredentialUpsertion)
+
+    wanted = {p.name: p.password or "" for p in profile.principals if p.mechanism == SCRAM}
+    mtls = next((l for l in profile.nodes[0].listeners if l.client_auth and l.name != CONTROLLER), None)
+    if not wanted or mtls is None:
+        return []
+    admin = AdminClient({"bootstrap.servers": f"localhost:{mtls.advertised}", "security.protocol": "SSL",
+                         "ssl.ca.location": str(certs / "ca.pem"),
+                         "ssl.certificate.location": str(certs / "broker-keystore.pem"),
+                         "ssl.key.location": str(certs / "broker-keystore.pem"),
+                         "socket.connection.setup.timeout.ms": 2000, "logger": processes.SILENT})
+    known = set(admin.describe_user_scram_credentials(request_timeout=timeout).result())
+    missing = sorted(set(wanted) - known)
+    if missing:
+        upserts = [UserScramCredentialUpsertion(name, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096),
+                                                wanted[name].encode()) for name in missing]
+        for future in admin.alter_user_scram_credentials(upserts, request_timeout=timeout).values():
+            future.result()
+    return missing
+
+
 class BrokerNode(JvmService):
     """One node of a profile; ``kind = "broker"``. Name: ``<profile>/broker-<id>``."""
 
@@ -129,6 +162,25 @@ class BrokerNode(JvmService):
 
     def answering(self) -> bool:
         return self.node.node_id in brokers_answering(self.profile, self.certificates())
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Answering as the profile's default principal; on a SCRAM profile, its users restored first when the
+        broker lost them on start-up (see restore_scram_users)."""
+        certs = self.certificates()
+        if certs is not None and any(p.mechanism == SCRAM for p in self.profile.principals):
+            deadline = time.monotonic() + timeout
+
+            def restored() -> bool:
+                try:
+                    if restore_scram_users(self.profile, certs, timeout=5):
+                        print(f"{self.title}: Kafka 4.3.1 dropped its SCRAM users on start-up; restored them")
+                    return True
+                except Exception:  # noqa: BLE001 - not up yet
+                    return False
+
+            processes.wait_until(restored, self.process, what=self.title, timeout=timeout)
+            timeout = max(deadline - time.monotonic(), 1.0)
+        super().wait_ready(timeout)
 
     def certificates(self) -> Path | None:
         return certificates_dir(self.context) if self.profile.secured else None
