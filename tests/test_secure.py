@@ -207,7 +207,7 @@ def test_a_restarted_broker_gets_back_the_scram_users_kafka_dropped(scratch_home
     """Kafka 4.3.1 drops every SCRAM user when a broker starts from a metadata log in which a deleted user comes
     first in HashMap order (broker.restore_scram_users says why); `up` restores the profile's users."""
     from kafkacourse.instruments import security
-    from kafkacourse.stack import LocalStack
+    from kafkacourse.stack import LocalStack, processes
     from kafkacourse.stack.services.broker import restore_scram_users
 
     stack = LocalStack(profile="secure")
@@ -223,14 +223,16 @@ def test_a_restarted_broker_gets_back_the_scram_users_kafka_dropped(scratch_home
 
         node = stack.brokers[0]
         node.start(progress=lambda _msg: None)        # the process alone: no repair yet
-        deadline = time.monotonic() + 90
-        while True:
+        restored: list[str] = []
+
+        def asked() -> bool:
             try:
-                restored = restore_scram_users(stack.profile, stack.certificates, timeout=5)
-                break
-            except KafkaException:
-                assert time.monotonic() < deadline, "the broker's mTLS listener never answered"
-                time.sleep(0.5)
+                restored.extend(restore_scram_users(stack.profile, stack.certificates, timeout=5))
+                return True
+            except KafkaException:                    # the mTLS listener does not answer yet
+                return False
+
+        processes.wait_until(asked, node.process, what="the broker's mTLS listener", timeout=90)
         assert restored == ["admin", "alice", "bob"]  # Kafka had lost all three; the broker's cert put them back
         node.wait_ready()
         for who in ("admin", "alice", "bob"):

@@ -98,7 +98,7 @@ def restore_scram_users(profile: Profile, certs: Path, timeout: float = 30.0) ->
     the names), every SCRAM user is gone from the broker and each login is refused, although the controller
     still lists them. The lessons and tests create and delete users, so a restarted secure broker hits this.
     Asked as the broker's own certificate (a super user) on the mTLS listener; the passwords are the
-    profile's, as at format time. Returns [] once the broker is not up yet (the caller asks again)."""
+    profile's, as at format time. Raises KafkaException while the broker does not answer yet."""
     from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
                                        UserScramCredentialUpsertion)
 
@@ -168,6 +168,8 @@ class BrokerNode(JvmService):
         broker lost them on start-up (see restore_scram_users)."""
         certs = self.certificates()
         if certs is not None and any(p.mechanism == SCRAM for p in self.profile.principals):
+            from confluent_kafka import KafkaException
+
             deadline = time.monotonic() + timeout
 
             def restored() -> bool:
@@ -175,7 +177,7 @@ class BrokerNode(JvmService):
                     if restore_scram_users(self.profile, certs, timeout=5):
                         print(f"{self.title}: Kafka 4.3.1 dropped its SCRAM users on start-up; restored them")
                     return True
-                except Exception:  # noqa: BLE001 - not up yet
+                except KafkaException:  # not answering yet
                     return False
 
             processes.wait_until(restored, self.process, what=self.title, timeout=timeout)
